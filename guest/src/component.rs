@@ -1,0 +1,180 @@
+//! The WebAssembly component: translates between the WIT contract and [`crate::Machine`].
+//! Nothing here decides anything.
+
+use alloc::string::String;
+use core::cell::RefCell;
+use core::fmt::{self, Write};
+
+use crate::{
+    Directive, EnvironmentParams, ExpiringKey, Handler, Level, Machine, RestartReason, Settings,
+};
+
+wit_bindgen::generate!({
+    path: "../wit",
+    world: "autoconfig",
+    generate_all,
+});
+
+use exports::relay::autoconfig::client::Guest;
+use relay::autoconfig::{handler, types};
+use wasi::logging::logging;
+
+// The memory primitives (`memcpy`, `memcmp`, ...) that `core` expects come from wasi-libc's
+// static library, which ships with the target; nothing else of libc is linked, so it adds no
+// imports.
+#[link(name = "c")]
+unsafe extern "C" {}
+
+#[global_allocator]
+static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+
+/// The component model's allocation entry point, which the host calls to pass strings and lists
+/// in. Without `std`, nothing else provides it on `wasm32-wasip2`.
+///
+/// # Safety
+/// Called by the canonical ABI only, with a pointer and length it got from an earlier call.
+#[unsafe(no_mangle)]
+unsafe extern "C" fn cabi_realloc(
+    old_ptr: *mut u8,
+    old_len: usize,
+    align: usize,
+    new_len: usize,
+) -> *mut u8 {
+    use alloc::alloc::{Layout, alloc, realloc};
+    if new_len == 0 {
+        return align as *mut u8;
+    }
+    let ptr = match Layout::from_size_align(old_len.max(new_len), align) {
+        // SAFETY: the layout is valid and non-zero-sized; a non-zero `old_len` means `old_ptr`
+        // came from this allocator with that size and alignment.
+        Ok(_) if old_len == 0 => unsafe {
+            alloc(Layout::from_size_align_unchecked(new_len, align))
+        },
+        Ok(_) => unsafe {
+            realloc(
+                old_ptr,
+                Layout::from_size_align_unchecked(old_len, align),
+                new_len,
+            )
+        },
+        Err(_) => core::ptr::null_mut(),
+    };
+    if ptr.is_null() {
+        // Out of memory (or a host-side memory limit): trap, the host sees an error.
+        core::arch::wasm32::unreachable();
+    }
+    ptr
+}
+
+/// The log context of every line the component writes.
+const LOG_CONTEXT: &str = "autoconfig";
+
+/// A panic is a bug: report it through the host's log, then trap.
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    let mut message = String::new();
+    let _ = write!(message, "relay-autoconfig component panicked: {info}");
+    logging::log(logging::Level::Critical, LOG_CONTEXT, &message);
+    core::arch::wasm32::unreachable()
+}
+
+/// A component instance runs on one thread; the machine lives for the instance's lifetime.
+struct State(RefCell<Option<Machine>>);
+
+// SAFETY: a component instance is single-threaded (no wasm threads are enabled), so `State` is
+// never accessed from two threads at once.
+unsafe impl Sync for State {}
+
+static STATE: State = State(RefCell::new(None));
+
+fn with_machine<T>(f: impl FnOnce(&mut Machine) -> T) -> T {
+    let mut slot = STATE.0.borrow_mut();
+    f(slot.get_or_insert_with(Machine::new))
+}
+
+/// Forwards the machine's callbacks to the imported `handler` and `wasi:logging`.
+struct Imports;
+
+impl Handler for Imports {
+    fn add_environment(&mut self, params: EnvironmentParams) {
+        handler::add_environment(&to_wit(params));
+    }
+
+    fn update_environment(&mut self, params: EnvironmentParams) {
+        handler::update_environment(&to_wit(params));
+    }
+
+    fn delete_environment(&mut self, env_id: &str) {
+        handler::delete_environment(env_id);
+    }
+
+    fn received_all_environments(&mut self) {
+        handler::received_all_environments();
+    }
+
+    fn key_expired(&mut self, env_id: &str, old_key: &str) {
+        handler::key_expired(env_id, old_key);
+    }
+
+    fn log(&mut self, level: Level, message: fmt::Arguments<'_>) {
+        let level = match level {
+            Level::Debug => logging::Level::Debug,
+            Level::Info => logging::Level::Info,
+            Level::Warn => logging::Level::Warn,
+            Level::Error => logging::Level::Error,
+        };
+        let mut text = String::new();
+        let _ = text.write_fmt(message);
+        logging::log(level, LOG_CONTEXT, &text);
+    }
+}
+
+fn to_wit(p: EnvironmentParams) -> types::EnvironmentParams {
+    types::EnvironmentParams {
+        env_id: p.env_id,
+        env_key: p.env_key,
+        env_name: p.env_name,
+        project_key: p.project_key,
+        project_name: p.project_name,
+        sdk_key: p.sdk_key,
+        mobile_key: p.mobile_key,
+        expiring_sdk_key: p
+            .expiring_sdk_key
+            .map(|ExpiringKey { key, expires_at }| types::ExpiringKey { key, expires_at }),
+        default_ttl_minutes: p.default_ttl_minutes,
+        secure_mode: p.secure_mode,
+        version: p.version,
+    }
+}
+
+struct Component;
+
+impl Guest for Component {
+    fn configure(settings: types::Settings) {
+        with_machine(|m| {
+            m.configure(Settings {
+                max_message_bytes: settings.max_message_bytes,
+            })
+        });
+    }
+
+    fn on_event(name: String, data: String, now: u64) -> types::Directive {
+        let Directive {
+            restart,
+            next_deadline,
+        } = with_machine(|m| m.on_event(&name, &data, now, &mut Imports));
+        types::Directive {
+            restart: restart.map(|r| match r {
+                RestartReason::ReconnectRequested => types::RestartReason::ReconnectRequested,
+                RestartReason::MalformedData => types::RestartReason::MalformedData,
+            }),
+            next_deadline,
+        }
+    }
+
+    fn tick(now: u64) -> Option<u64> {
+        with_machine(|m| m.tick(now, &mut Imports))
+    }
+}
+
+export!(Component);

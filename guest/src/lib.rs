@@ -1,0 +1,34 @@
+//! The auto-configuration client of a feature-flag relay proxy, as a pure state machine.
+//!
+//! [`Machine`] keeps the last known environments of an auto-configuration stream, checks
+//! versions, diffs each `put` against what it had, and calls a [`Handler`] only for what really
+//! changed; it schedules the expiry of rotated SDK keys. It is sans-IO and deterministic: it
+//! never reads a clock or does I/O. Every entry point takes `now` (wall-clock ms since the Unix
+//! epoch) and reports the next time it needs [`Machine::tick`]. The same input sequence always
+//! produces the same callbacks, in the same order.
+//!
+//! The crate is plain `no_std` + `alloc` Rust and builds and tests natively. Built for
+//! `wasm32-wasip2` it is also the `relay:autoconfig` WebAssembly component (see `wit/`), whose
+//! only imports are the handler callbacks and `wasi:logging`.
+
+#![cfg_attr(target_arch = "wasm32", no_std)]
+
+extern crate alloc;
+
+pub mod env;
+pub mod handler;
+pub mod machine;
+pub mod mask;
+pub mod timers;
+pub mod timestamp;
+pub mod wire;
+
+#[cfg(target_arch = "wasm32")]
+mod component;
+
+pub use env::{Environment, EnvironmentParams, ExpiringKey};
+pub use handler::{Handler, Level};
+pub use machine::{DEFAULT_MAX_MESSAGE_BYTES, Directive, Machine, RestartReason, Settings};
+
+#[cfg(test)]
+mod tests;

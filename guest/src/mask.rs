@@ -1,0 +1,137 @@
+//! Making text from the wire safe to log: keys are shown by their last 4 characters only, and
+//! names are escaped and cut short so a hostile stream cannot forge log lines.
+
+use core::fmt::{self, Write};
+
+/// How many characters of a logged name or ID are kept before it is cut with `…`.
+const MAX_LOGGED_CHARS: usize = 120;
+
+/// Displays a secret key as `…` plus its last 4 characters (the whole key if it is shorter than
+/// 5 characters is still hidden except for those last 4).
+#[derive(Debug, Clone, Copy)]
+pub struct Last4<'a>(pub &'a str);
+
+impl fmt::Display for Last4<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let count = self.0.chars().count();
+        let tail: &str = match self.0.char_indices().nth(count.saturating_sub(4)) {
+            Some((start, _)) => &self.0[start..],
+            None => self.0,
+        };
+        for c in tail.chars() {
+            write_escaped_char(f, c)?;
+        }
+        Ok(())
+    }
+}
+
+/// Displays a name or ID from the wire: control characters escaped, at most
+/// [`MAX_LOGGED_CHARS`] characters.
+#[derive(Debug, Clone, Copy)]
+pub struct Safe<'a>(pub &'a str);
+
+impl fmt::Display for Safe<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, c) in self.0.chars().enumerate() {
+            if i == MAX_LOGGED_CHARS {
+                return f.write_char('…');
+            }
+            write_escaped_char(f, c)?;
+        }
+        Ok(())
+    }
+}
+
+/// Displays a value from the wire like [`Safe`], between double quotes (`"` inside escaped).
+#[derive(Debug, Clone, Copy)]
+pub struct Quoted<'a>(pub &'a str);
+
+impl fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_char('"')?;
+        for (i, c) in self.0.chars().enumerate() {
+            if i == MAX_LOGGED_CHARS {
+                f.write_char('…')?;
+                break;
+            }
+            if c == '"' || c == '\\' {
+                f.write_char('\\')?;
+            }
+            write_escaped_char(f, c)?;
+        }
+        f.write_char('"')
+    }
+}
+
+fn write_escaped_char(f: &mut fmt::Formatter<'_>, c: char) -> fmt::Result {
+    if c.is_control() {
+        write!(f, "{}", c.escape_default())
+    } else {
+        f.write_char(c)
+    }
+}
+
+/// Writes `text` with the content of every double-quoted run replaced by its last 4 characters:
+/// decoder messages quote the offending value, which might be a key.
+pub fn write_masking_quoted(f: &mut impl Write, text: &str) -> fmt::Result {
+    let mut rest = text;
+    while let Some(open) = rest.find('"') {
+        f.write_str(&rest[..=open])?;
+        let after = &rest[open + 1..];
+        match after.find('"') {
+            Some(close) => {
+                write!(f, "…{}\"", Last4(&after[..close]))?;
+                rest = &after[close + 1..];
+            }
+            None => {
+                write!(f, "…{}", Last4(after))?;
+                return Ok(());
+            }
+        }
+    }
+    f.write_str(rest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::format;
+    use alloc::string::String;
+
+    #[test]
+    fn last4_keeps_only_the_tail() {
+        assert_eq!(format!("{}", Last4("sdk-12345678")), "5678");
+        assert_eq!(format!("{}", Last4("abc")), "abc");
+        assert_eq!(format!("{}", Last4("")), "");
+        assert_eq!(format!("{}", Last4("ééééé")), "éééé");
+        assert_eq!(format!("{}", Last4("xx\n\u{1b}")), "xx\\n\\u{1b}");
+    }
+
+    #[test]
+    fn safe_escapes_and_truncates() {
+        assert_eq!(format!("{}", Safe("a\nb")), "a\\nb");
+        let long = "x".repeat(500);
+        let shown = format!("{}", Safe(&long));
+        assert_eq!(shown.chars().count(), MAX_LOGGED_CHARS + 1);
+        assert!(shown.ends_with('…'));
+    }
+
+    #[test]
+    fn quoted_wraps_and_escapes() {
+        assert_eq!(format!("{}", Quoted("a\"b\n")), "\"a\\\"b\\n\"");
+    }
+
+    #[test]
+    fn quoted_values_are_masked() {
+        let mut out = String::new();
+        write_masking_quoted(
+            &mut out,
+            r#"invalid type: string "sdk-secret-1234", expected i64"#,
+        )
+        .expect("write");
+        assert_eq!(out, r#"invalid type: string "…1234", expected i64"#);
+        let mut out = String::new();
+        write_masking_quoted(&mut out, r#"a "unterminated-9999"#).expect("write");
+        assert_eq!(out, r#"a "…9999"#);
+    }
+}

@@ -1,0 +1,581 @@
+//! Wire types: the JSON carried in the `data` of `put`, `patch` and `delete` events, and how it
+//! is decoded.
+//!
+//! Decoding follows the reference decoder (Go's `encoding/json`) to the letter:
+//! - field names match case-insensitively, with Go's simple Unicode folding (`envID`, `envId`,
+//!   `ENVID`, `Expiring`, and even `ſ` for `s` and the Kelvin sign for `k`);
+//! - unknown fields are ignored;
+//! - `null` leaves a field as it was (its zero value unless the key appeared before), except
+//!   that `null` for the environment map clears it;
+//! - when a key appears twice the later one wins, and a repeated object is merged into the
+//!   earlier one;
+//! - a value of the wrong type (a string for a number, a fraction or an out-of-range number for
+//!   an integer, a negative timestamp, a non-object environment) makes the whole message
+//!   malformed.
+//!
+//! The decoded structs are plain data; [`crate::env`] turns them into domain types.
+
+use alloc::borrow::Cow;
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use core::fmt;
+
+use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+
+/// An environment as the stream sends it (the reference's `EnvironmentRep`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WireEnv {
+    /// `envId`: the environment ID.
+    pub env_id: String,
+    /// `envKey`.
+    pub env_key: String,
+    /// `envName`.
+    pub env_name: String,
+    /// `mobKey`: the mobile key.
+    pub mob_key: String,
+    /// `projKey`.
+    pub proj_key: String,
+    /// `projName`.
+    pub proj_name: String,
+    /// `sdkKey`: the current SDK key and the expiring one.
+    pub sdk_key: WireSdkKey,
+    /// `defaultTtl`, in minutes.
+    pub default_ttl: i64,
+    /// `secureMode`.
+    pub secure_mode: bool,
+    /// `version`.
+    pub version: i64,
+}
+
+/// `sdkKey`: `{"value": "...", "expiring": {...}}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WireSdkKey {
+    /// `value`: the current SDK key.
+    pub value: String,
+    /// `expiring`: the previous key while it is still valid.
+    pub expiring: WireExpiring,
+}
+
+/// `sdkKey.expiring`: `{"value": "...", "timestamp": MS}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WireExpiring {
+    /// `value`: the old SDK key; empty means there is none.
+    pub value: String,
+    /// `timestamp`: expiry in ms since the Unix epoch; 0 means no expiry time.
+    pub timestamp: u64,
+}
+
+/// The `put` message: `{"path": "/", "data": {"environments": {...}}}`.
+#[derive(Debug, Default)]
+pub struct PutMessage {
+    /// `path`; must be `/` for the put to apply.
+    pub path: String,
+    /// `data.environments`; `None` when `data` or `environments` is missing or null.
+    pub environments: Option<BTreeMap<String, WireEnv>>,
+}
+
+/// The first pass over a `patch` message: only its `path`, the rest skipped unparsed.
+#[derive(Debug, Default)]
+pub struct PatchPath {
+    /// `path`.
+    pub path: String,
+}
+
+/// The second pass over a `patch` message whose path names an environment: its `data`.
+#[derive(Debug, Default)]
+pub struct PatchData {
+    /// `data`; the zero environment when missing or null.
+    pub data: WireEnv,
+}
+
+/// The `delete` message: `{"path": "/environments/<id>", "version": N}`.
+#[derive(Debug, Default)]
+pub struct DeleteMessage {
+    /// `path`.
+    pub path: String,
+    /// `version`; 0 when missing.
+    pub version: i64,
+}
+
+/// Why event data could not be decoded.
+#[derive(Debug)]
+pub struct DecodeError(serde_json::Error);
+
+impl fmt::Display for DecodeError {
+    /// The decoder's message with every quoted value masked to its last 4 characters, so a key
+    /// sent in the wrong field never reaches a log in full.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = alloc::format!("{}", self.0);
+        crate::mask::write_masking_quoted(f, &text)
+    }
+}
+
+/// Decodes a whole message of type `T` from `json`: one JSON value and nothing after it.
+pub fn decode<T: Fields>(json: &str) -> Result<T, DecodeError> {
+    let mut value = T::default();
+    let mut de = serde_json::Deserializer::from_str(json);
+    MergeInto(&mut value)
+        .deserialize(&mut de)
+        .and_then(|()| de.end())
+        .map_err(DecodeError)?;
+    Ok(value)
+}
+
+/// A JSON object decoded field by field into an existing value, as Go decodes into a struct.
+pub trait Fields: Default {
+    /// What the decoder expected, for error messages.
+    const EXPECTING: &'static str;
+
+    /// Decodes the value of field `key` (exact spelling from the wire) from `map` into `self`;
+    /// unknown keys must be skipped with [`skip`].
+    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error>;
+}
+
+/// Decodes an object (or `null`, which changes nothing) into the value it borrows.
+struct MergeInto<'a, T>(&'a mut T);
+
+impl<'de, T: Fields> DeserializeSeed<'de> for MergeInto<'_, T> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_option(self)
+    }
+}
+
+impl<'de, T: Fields> Visitor<'de> for MergeInto<'_, T> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(T::EXPECTING)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_map(self)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+            self.0.field(&key, &mut map)?;
+        }
+        Ok(())
+    }
+}
+
+/// An object key, borrowed from the input when it has no escapes.
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object key")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(String::from(v))))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+/// Whether wire key `key` names field `name` (ASCII, written in any case) under Go's rule: equal
+/// after simple Unicode case folding. Besides ASCII case, only `ſ` (U+017F) folds to `s` and the
+/// Kelvin sign (U+212A) to `k`.
+pub fn field_is(key: &str, name: &str) -> bool {
+    let mut wanted = name.bytes();
+    for c in key.chars() {
+        let folded = match c {
+            '\u{017F}' => b's',
+            '\u{212A}' => b'k',
+            c if c.is_ascii() => (c as u8).to_ascii_lowercase(),
+            _ => return false,
+        };
+        match wanted.next() {
+            Some(w) if w.to_ascii_lowercase() == folded => {}
+            _ => return false,
+        }
+    }
+    wanted.next().is_none()
+}
+
+/// Decodes the next value into `slot` unless it is `null` (Go leaves the field unchanged).
+fn set<'de, A: MapAccess<'de>, T: Deserialize<'de>>(
+    map: &mut A,
+    slot: &mut T,
+) -> Result<(), A::Error> {
+    if let Some(value) = map.next_value::<Option<T>>()? {
+        *slot = value;
+    }
+    Ok(())
+}
+
+/// Decodes the next value, an object or `null`, into `slot`, merging with what it holds.
+fn merge<'de, A: MapAccess<'de>, T: Fields>(map: &mut A, slot: &mut T) -> Result<(), A::Error> {
+    map.next_value_seed(MergeInto(slot))
+}
+
+/// Skips the next value, checking only that it is well-formed JSON.
+fn skip<'de, A: MapAccess<'de>>(map: &mut A) -> Result<(), A::Error> {
+    map.next_value::<IgnoredAny>().map(|_| ())
+}
+
+impl Fields for WireEnv {
+    const EXPECTING: &'static str = "an environment object";
+
+    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+        if field_is(key, "envId") {
+            set(map, &mut self.env_id)
+        } else if field_is(key, "envKey") {
+            set(map, &mut self.env_key)
+        } else if field_is(key, "envName") {
+            set(map, &mut self.env_name)
+        } else if field_is(key, "mobKey") {
+            set(map, &mut self.mob_key)
+        } else if field_is(key, "projKey") {
+            set(map, &mut self.proj_key)
+        } else if field_is(key, "projName") {
+            set(map, &mut self.proj_name)
+        } else if field_is(key, "sdkKey") {
+            merge(map, &mut self.sdk_key)
+        } else if field_is(key, "defaultTtl") {
+            set(map, &mut self.default_ttl)
+        } else if field_is(key, "secureMode") {
+            set(map, &mut self.secure_mode)
+        } else if field_is(key, "version") {
+            set(map, &mut self.version)
+        } else {
+            skip(map)
+        }
+    }
+}
+
+impl Fields for WireSdkKey {
+    const EXPECTING: &'static str = "an sdkKey object";
+
+    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+        if field_is(key, "value") {
+            set(map, &mut self.value)
+        } else if field_is(key, "expiring") {
+            merge(map, &mut self.expiring)
+        } else {
+            skip(map)
+        }
+    }
+}
+
+impl Fields for WireExpiring {
+    const EXPECTING: &'static str = "an expiring key object";
+
+    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+        if field_is(key, "value") {
+            set(map, &mut self.value)
+        } else if field_is(key, "timestamp") {
+            set(map, &mut self.timestamp)
+        } else {
+            skip(map)
+        }
+    }
+}
+
+impl Fields for PutMessage {
+    const EXPECTING: &'static str = "a put message object";
+
+    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+        if field_is(key, "path") {
+            set(map, &mut self.path)
+        } else if field_is(key, "data") {
+            let mut data = PutData(self.environments.take());
+            let result = merge(map, &mut data);
+            self.environments = data.0;
+            result
+        } else {
+            skip(map)
+        }
+    }
+}
+
+/// `put`'s `data` object, decoded into the environment map it borrows from [`PutMessage`].
+#[derive(Default)]
+struct PutData(Option<BTreeMap<String, WireEnv>>);
+
+impl Fields for PutData {
+    const EXPECTING: &'static str = "a put data object";
+
+    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+        if field_is(key, "environments") {
+            map.next_value_seed(EnvMapSeed(&mut self.0))
+        } else {
+            skip(map)
+        }
+    }
+}
+
+/// Decodes the environment map: `null` clears it, an object adds its entries (a repeated key
+/// replaces the earlier entry whole, a `null` entry is the zero environment).
+struct EnvMapSeed<'a>(&'a mut Option<BTreeMap<String, WireEnv>>);
+
+impl<'de> DeserializeSeed<'de> for EnvMapSeed<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for EnvMapSeed<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object mapping environment IDs to environments")
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        *self.0 = None;
+        Ok(())
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        self.visit_none()
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_map(self)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let envs = self.0.get_or_insert_with(BTreeMap::new);
+        while let Some(id) = map.next_key::<String>()? {
+            let mut env = WireEnv::default();
+            map.next_value_seed(MergeInto(&mut env))?;
+            envs.insert(id, env);
+        }
+        Ok(())
+    }
+}
+
+impl Fields for PatchPath {
+    const EXPECTING: &'static str = "a patch message object";
+
+    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+        if field_is(key, "path") {
+            set(map, &mut self.path)
+        } else {
+            skip(map)
+        }
+    }
+}
+
+impl Fields for PatchData {
+    const EXPECTING: &'static str = "a patch message object";
+
+    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+        if field_is(key, "data") {
+            merge(map, &mut self.data)
+        } else {
+            skip(map)
+        }
+    }
+}
+
+impl Fields for DeleteMessage {
+    const EXPECTING: &'static str = "a delete message object";
+
+    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+        if field_is(key, "path") {
+            set(map, &mut self.path)
+        } else if field_is(key, "version") {
+            set(map, &mut self.version)
+        } else {
+            skip(map)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::ToString;
+
+    fn env(json: &str) -> Result<WireEnv, DecodeError> {
+        decode::<PatchData>(&alloc::format!(r#"{{"data":{json}}}"#)).map(|p| p.data)
+    }
+
+    #[test]
+    fn field_names_fold_like_go() {
+        assert!(field_is("envId", "envId"));
+        assert!(field_is("envID", "envId"));
+        assert!(field_is("ENVID", "envId"));
+        assert!(field_is("Expiring", "expiring"));
+        assert!(field_is("\u{017F}dkKey", "sdkKey"));
+        assert!(field_is("envI\u{212A}ey", "envIkey"));
+        assert!(!field_is("envI", "envId"));
+        assert!(!field_is("envIdx", "envId"));
+        assert!(!field_is("énvId", "envId"));
+        assert!(!field_is("", "envId"));
+    }
+
+    #[test]
+    fn decodes_every_field() {
+        let e = env(
+            r#"{"envID":"e","envKey":"k","envName":"n","mobKey":"m","projKey":"p",
+            "projName":"pn","sdkKey":{"value":"s","Expiring":{"value":"o","timestamp":10000}},
+            "defaultTtl":2,"secureMode":true,"version":7,"extra":[1,{"x":null}]}"#,
+        )
+        .expect("valid");
+        assert_eq!(e.env_id, "e");
+        assert_eq!(e.env_key, "k");
+        assert_eq!(e.env_name, "n");
+        assert_eq!(e.mob_key, "m");
+        assert_eq!(e.proj_key, "p");
+        assert_eq!(e.proj_name, "pn");
+        assert_eq!(e.sdk_key.value, "s");
+        assert_eq!(e.sdk_key.expiring.value, "o");
+        assert_eq!(e.sdk_key.expiring.timestamp, 10000);
+        assert_eq!(e.default_ttl, 2);
+        assert!(e.secure_mode);
+        assert_eq!(e.version, 7);
+    }
+
+    #[test]
+    fn missing_and_null_are_zero_values() {
+        let e = env(r#"{"envId":null,"sdkKey":null,"version":null}"#).expect("valid");
+        assert_eq!(e, WireEnv::default());
+        assert_eq!(env("null").expect("valid"), WireEnv::default());
+    }
+
+    #[test]
+    fn later_duplicate_wins_and_null_keeps_earlier() {
+        let e = env(r#"{"version":1,"VERSION":2,"version":null}"#).expect("valid");
+        assert_eq!(e.version, 2);
+        let e =
+            env(r#"{"sdkKey":{"value":"a"},"sdkKey":{"expiring":{"value":"b"}}}"#).expect("valid");
+        assert_eq!(e.sdk_key.value, "a", "a repeated object merges like Go");
+        assert_eq!(e.sdk_key.expiring.value, "b");
+    }
+
+    #[test]
+    fn escaped_keys_match() {
+        let e = env(r#"{"env\u0049d":"x"}"#).expect("valid");
+        assert_eq!(e.env_id, "x");
+    }
+
+    #[test]
+    fn wrong_types_are_errors() {
+        for bad in [
+            r#"{"version":"1"}"#,
+            r#"{"version":1.5}"#,
+            r#"{"version":1.0}"#,
+            r#"{"version":1e2}"#,
+            r#"{"version":9223372036854775808}"#,
+            r#"{"defaultTtl":true}"#,
+            r#"{"secureMode":1}"#,
+            r#"{"envId":5}"#,
+            r#"{"sdkKey":"abc"}"#,
+            r#"{"sdkKey":{"expiring":{"timestamp":-1}}}"#,
+            r#"{"sdkKey":{"expiring":{"timestamp":18446744073709551616}}}"#,
+            r#"{"sdkKey":{"expiring":[]}}"#,
+            "999",
+            "[]",
+            r#""x""#,
+        ] {
+            assert!(env(bad).is_err(), "{bad} must be rejected");
+        }
+        assert_eq!(
+            env(r#"{"version":-9223372036854775808}"#)
+                .expect("ok")
+                .version,
+            i64::MIN
+        );
+        assert_eq!(
+            env(r#"{"sdkKey":{"expiring":{"timestamp":18446744073709551615}}}"#)
+                .expect("ok")
+                .sdk_key
+                .expiring
+                .timestamp,
+            u64::MAX
+        );
+    }
+
+    #[test]
+    fn put_decodes_map_and_detects_missing_parts() {
+        let m: PutMessage =
+            decode(r#"{"path":"/","data":{"environments":{"b":{"envId":"b"},"a":null}}}"#)
+                .expect("valid");
+        assert_eq!(m.path, "/");
+        let envs = m.environments.expect("present");
+        assert_eq!(
+            envs.keys().cloned().collect::<alloc::vec::Vec<_>>(),
+            ["a", "b"]
+        );
+        assert_eq!(envs["a"], WireEnv::default());
+        let m: PutMessage = decode(r#"{"path":"/"}"#).expect("valid json");
+        assert!(m.environments.is_none());
+        let m: PutMessage = decode(r#"{"path":"/","data":{"environments":null}}"#).expect("valid");
+        assert!(m.environments.is_none());
+        let m: PutMessage =
+            decode(r#"{"data":{"environments":{"a":{}}},"data":{"environments":{"b":{}}}}"#)
+                .expect("valid");
+        assert_eq!(m.environments.expect("merged").len(), 2);
+        assert!(decode::<PutMessage>(r#"{"path":"/","data":{"environments":{"e":999}}}"#).is_err());
+        assert!(decode::<PutMessage>(r#"{"path":"/","data":[]}"#).is_err());
+        assert!(decode::<PutMessage>(r#"{"path":"/","data":{"environments":[]}}"#).is_err());
+        assert!(decode::<PutMessage>(r#"{"path":5}"#).is_err());
+    }
+
+    #[test]
+    fn syntax_errors_and_trailing_data_are_errors() {
+        for bad in ["", "{", r#"{"oh no"#, "{} {}", "{}x", r#"{"path":"/",}"#] {
+            assert!(decode::<DeleteMessage>(bad).is_err(), "{bad:?}");
+        }
+        let m: DeleteMessage = decode("null").expect("null is an empty message");
+        assert_eq!(m.path, "");
+    }
+
+    #[test]
+    fn patch_path_pass_ignores_bad_data() {
+        let p: PatchPath = decode(r#"{"path":"/filters/x","data":999}"#).expect("valid");
+        assert_eq!(p.path, "/filters/x");
+    }
+
+    #[test]
+    fn error_messages_mask_values() {
+        let err = env(r#"{"version":"sdk-0123456789abcdef"}"#).expect_err("bad");
+        let text = err.to_string();
+        assert!(!text.contains("0123456789ab"), "{text}");
+        assert!(text.contains("cdef"), "{text}");
+    }
+
+    #[test]
+    fn deep_nesting_never_overflows_the_stack() {
+        // Unknown fields are skipped iteratively, however deep.
+        let deep = alloc::format!(
+            r#"{{"data":{{"x":{}{}}}}}"#,
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        );
+        assert!(decode::<PatchData>(&deep).is_ok());
+        // Known fields have a fixed depth: anything deeper is a type error.
+        let deep = alloc::format!(
+            r#"{{"data":{{"sdkKey":{}{}}}}}"#,
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        );
+        assert!(decode::<PatchData>(&deep).is_err());
+        let unclosed = "[".repeat(1_000_000);
+        assert!(decode::<PatchData>(&unclosed).is_err());
+    }
+}
