@@ -1,1 +1,24 @@
-//! stub
+//! The reference wasmtime host of the `relay:autoconfig` component.
+//!
+//! - [`Runtime`] compiles the component once (fuel-metered engine, memory limits).
+//! - [`Driver`] runs one instance: feed it SSE events with [`Driver::on_event`], call
+//!   [`Driver::tick`] when [`Driver::next_deadline`] passes, and receive the callbacks through
+//!   your [`Handler`]. The clock is injectable ([`Clock`], [`ManualClock`] for tests).
+//! - A guest trap never panics the host: it becomes [`Error::Trap`] and the next call runs on a
+//!   fresh instance.
+
+pub mod backoff;
+mod bindings;
+pub mod clock;
+pub mod driver;
+pub mod error;
+pub mod handler;
+pub mod output;
+pub mod runtime;
+pub mod sse;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use driver::{DEFAULT_MAX_MESSAGE_BYTES, Directive, Driver, RestartReason, Settings};
+pub use error::Error;
+pub use handler::{EnvironmentParams, ExpiringKey, Handler, LogLevel};
+pub use runtime::{BUILT_COMPONENT, Limits, Runtime};

@@ -1,1 +1,3 @@
+//! `autoconfig-host`: the reference runner (work in progress).
+
 fn main() {}

@@ -1,0 +1,330 @@
+//! Running one component instance: the host side of `on-event` and `tick`.
+
+use wasmtime::component::HasSelf;
+use wasmtime::{Store, StoreLimits, StoreLimitsBuilder};
+
+use crate::bindings::relay::autoconfig::types as wit;
+use crate::bindings::wasi::logging::logging;
+use crate::bindings::{Autoconfig, AutoconfigPre};
+use crate::clock::{Clock, SystemClock};
+use crate::error::Error;
+use crate::handler::{EnvironmentParams, ExpiringKey, Handler, LogLevel};
+use crate::runtime::Runtime;
+
+/// The default limit on event data (16 MiB), the same as the component's.
+pub const DEFAULT_MAX_MESSAGE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Why the host must restart the stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RestartReason {
+    /// The server sent `reconnect`: reconnect promptly.
+    ReconnectRequested,
+    /// The event's data was malformed: reconnect with backoff.
+    MalformedData,
+}
+
+/// What the host must do after an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Directive {
+    /// Restart the stream, and why.
+    pub restart: Option<RestartReason>,
+    /// When `tick` is next needed, in ms since the Unix epoch.
+    pub next_deadline: Option<u64>,
+}
+
+/// Settings of the state machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    /// Event data longer than this is malformed; the driver rejects it before the guest sees it.
+    pub max_message_bytes: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+        }
+    }
+}
+
+/// The store's data: the user's handler plus the limiter.
+struct HostState<H> {
+    handler: H,
+    limits: StoreLimits,
+}
+
+/// One running instance of the component, its handler and its clock.
+///
+/// Every call reads the clock once and passes the time in. If the guest traps, the call returns
+/// [`Error::Trap`] and the next call starts a fresh instance (with the same handler and
+/// settings), whose state is empty: restart the stream so that a new `put` refills it.
+pub struct Driver<H: Handler, C: Clock = SystemClock> {
+    runtime: Runtime,
+    pre: AutoconfigPre<HostState<H>>,
+    store: Option<Store<HostState<H>>>,
+    instance: Option<Autoconfig>,
+    clock: C,
+    settings: Settings,
+    next_deadline: Option<u64>,
+}
+
+impl<H: Handler, C: Clock> std::fmt::Debug for Driver<H, C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Driver")
+            .field("settings", &self.settings)
+            .field("next_deadline", &self.next_deadline)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<H: Handler> Driver<H, SystemClock> {
+    /// A driver on the system clock.
+    pub fn new(runtime: &Runtime, handler: H) -> Result<Self, Error> {
+        Self::with_clock(runtime, handler, SystemClock)
+    }
+}
+
+impl<H: Handler, C: Clock> Driver<H, C> {
+    /// A driver reading time from `clock`.
+    pub fn with_clock(runtime: &Runtime, handler: H, clock: C) -> Result<Self, Error> {
+        let mut linker = wasmtime::component::Linker::<HostState<H>>::new(runtime.engine());
+        Autoconfig::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
+            .map_err(|e| Error::Link(format!("{e:#}")))?;
+        let pre = linker
+            .instantiate_pre(runtime.component())
+            .map_err(|e| Error::Link(format!("{e:#}")))?;
+        let pre = AutoconfigPre::new(pre).map_err(|e| Error::Link(format!("{e:#}")))?;
+        let mut driver = Driver {
+            runtime: runtime.clone(),
+            pre,
+            store: None,
+            instance: None,
+            clock,
+            settings: Settings::default(),
+            next_deadline: None,
+        };
+        driver.store = Some(driver.new_store(handler));
+        driver.ensure_instance()?;
+        Ok(driver)
+    }
+
+    fn new_store(&self, handler: H) -> Store<HostState<H>> {
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(self.runtime.limits().max_memory_bytes)
+            .instances(4)
+            .tables(8)
+            .memories(2)
+            .trap_on_grow_failure(false)
+            .build();
+        let mut store = Store::new(self.runtime.engine(), HostState { handler, limits });
+        store.limiter(|s| &mut s.limits);
+        store
+    }
+
+    /// Instantiates the component if there is no live instance, applying the settings.
+    fn ensure_instance(&mut self) -> Result<(), Error> {
+        if self.instance.is_some() {
+            return Ok(());
+        }
+        let store = self
+            .store
+            .as_mut()
+            .ok_or_else(|| Error::Trap("the store was lost".into()))?;
+        store
+            .set_fuel(self.runtime.limits().fuel_for(0))
+            .map_err(|e| Error::Trap(format!("{e:#}")))?;
+        let instance = self
+            .pre
+            .instantiate(&mut *store)
+            .map_err(|e| Error::Trap(format!("{e:#}")))?;
+        let settings = wit::Settings {
+            max_message_bytes: self.settings.max_message_bytes,
+        };
+        instance
+            .relay_autoconfig_client()
+            .call_configure(&mut *store, settings)
+            .map_err(|e| Error::Trap(format!("{e:#}")))?;
+        self.instance = Some(instance);
+        Ok(())
+    }
+
+    /// Runs `f` on the live instance with a fuel budget for `data_len` bytes. A trap discards
+    /// the instance and its store (the handler is kept).
+    fn call<T>(
+        &mut self,
+        data_len: usize,
+        f: impl FnOnce(&Autoconfig, &mut Store<HostState<H>>) -> wasmtime::Result<T>,
+    ) -> Result<T, Error> {
+        self.ensure_instance()?;
+        let (Some(instance), Some(store)) = (self.instance.as_ref(), self.store.as_mut()) else {
+            return Err(Error::Trap("no instance".into()));
+        };
+        store
+            .set_fuel(self.runtime.limits().fuel_for(data_len))
+            .map_err(|e| Error::Trap(format!("{e:#}")))?;
+        match f(instance, store) {
+            Ok(value) => Ok(value),
+            Err(e) => {
+                let message = format!("{e:#}");
+                self.instance = None;
+                if let Some(old) = self.store.take() {
+                    let state = old.into_data();
+                    self.store = Some(self.new_store(state.handler));
+                }
+                self.next_deadline = None;
+                tracing::error!(
+                    "the autoconfig component trapped and was restarted with empty state: {message}"
+                );
+                Err(Error::Trap(message))
+            }
+        }
+    }
+
+    /// Replaces the settings (kept across instance restarts).
+    pub fn configure(&mut self, settings: Settings) -> Result<(), Error> {
+        self.settings = settings;
+        let wit_settings = wit::Settings {
+            max_message_bytes: settings.max_message_bytes,
+        };
+        self.call(0, |i, s| {
+            i.relay_autoconfig_client().call_configure(s, wit_settings)
+        })
+    }
+
+    /// Feeds one SSE event to the component at the clock's current time.
+    pub fn on_event(&mut self, name: &str, data: &str) -> Result<Directive, Error> {
+        let now = self.clock.now_ms();
+        if is_parsed(name) && data.len() as u64 > self.settings.max_message_bytes {
+            // Not even copied into the guest: reject it here, as the guest would.
+            let message = format!(
+                "Received streaming \"{name}\" event with malformed JSON data ({} bytes, over the limit of {}); will restart stream",
+                data.len(),
+                self.settings.max_message_bytes
+            );
+            self.handler_mut().log(LogLevel::Error, &message);
+            return Ok(Directive {
+                restart: Some(RestartReason::MalformedData),
+                next_deadline: self.next_deadline,
+            });
+        }
+        let directive = self.call(data.len(), |i, s| {
+            i.relay_autoconfig_client()
+                .call_on_event(s, name, data, now)
+        })?;
+        let directive = Directive {
+            restart: directive.restart.map(|r| match r {
+                wit::RestartReason::ReconnectRequested => RestartReason::ReconnectRequested,
+                wit::RestartReason::MalformedData => RestartReason::MalformedData,
+            }),
+            next_deadline: directive.next_deadline,
+        };
+        self.next_deadline = directive.next_deadline;
+        Ok(directive)
+    }
+
+    /// Fires due timers at the clock's current time; returns the next deadline.
+    pub fn tick(&mut self) -> Result<Option<u64>, Error> {
+        let now = self.clock.now_ms();
+        let next = self.call(0, |i, s| i.relay_autoconfig_client().call_tick(s, now))?;
+        self.next_deadline = next;
+        Ok(next)
+    }
+
+    /// When `tick` is next needed (ms since the Unix epoch), as of the last call.
+    pub fn next_deadline(&self) -> Option<u64> {
+        self.next_deadline
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &C {
+        &self.clock
+    }
+
+    /// The handler.
+    pub fn handler(&self) -> &H {
+        match &self.store {
+            Some(store) => &store.data().handler,
+            None => unreachable_store(),
+        }
+    }
+
+    /// The handler, mutably.
+    pub fn handler_mut(&mut self) -> &mut H {
+        match &mut self.store {
+            Some(store) => &mut store.data_mut().handler,
+            None => unreachable_store(),
+        }
+    }
+
+    /// Fuel left after the last call: how much of its budget it did not use.
+    pub fn fuel_left(&self) -> Option<u64> {
+        self.store.as_ref().and_then(|s| s.get_fuel().ok())
+    }
+}
+
+/// The store is only ever absent inside `call`, between `take` and the replacement.
+fn unreachable_store() -> ! {
+    unreachable!("the driver's store is always present between calls")
+}
+
+/// Whether the component parses this event's data (and so the size limit applies).
+fn is_parsed(name: &str) -> bool {
+    matches!(name, "put" | "patch" | "delete")
+}
+
+impl<H: Handler> crate::bindings::relay::autoconfig::handler::Host for HostState<H> {
+    fn add_environment(&mut self, params: wit::EnvironmentParams) {
+        self.handler.add_environment(from_wit(params));
+    }
+
+    fn update_environment(&mut self, params: wit::EnvironmentParams) {
+        self.handler.update_environment(from_wit(params));
+    }
+
+    fn delete_environment(&mut self, env_id: String) {
+        self.handler.delete_environment(env_id);
+    }
+
+    fn received_all_environments(&mut self) {
+        self.handler.received_all_environments();
+    }
+
+    fn key_expired(&mut self, env_id: String, old_key: String) {
+        self.handler.key_expired(env_id, old_key);
+    }
+}
+
+impl<H: Handler> wit::Host for HostState<H> {}
+
+impl<H: Handler> logging::Host for HostState<H> {
+    fn log(&mut self, level: logging::Level, _context: String, message: String) {
+        let level = match level {
+            logging::Level::Trace => LogLevel::Trace,
+            logging::Level::Debug => LogLevel::Debug,
+            logging::Level::Info => LogLevel::Info,
+            logging::Level::Warn => LogLevel::Warn,
+            logging::Level::Error => LogLevel::Error,
+            logging::Level::Critical => LogLevel::Critical,
+        };
+        self.handler.log(level, &message);
+    }
+}
+
+fn from_wit(p: wit::EnvironmentParams) -> EnvironmentParams {
+    EnvironmentParams {
+        env_id: p.env_id,
+        env_key: p.env_key,
+        env_name: p.env_name,
+        project_key: p.project_key,
+        project_name: p.project_name,
+        sdk_key: p.sdk_key,
+        mobile_key: p.mobile_key,
+        expiring_sdk_key: p.expiring_sdk_key.map(|x| ExpiringKey {
+            key: x.key,
+            expires_at: x.expires_at,
+        }),
+        default_ttl_minutes: p.default_ttl_minutes,
+        secure_mode: p.secure_mode,
+        version: p.version,
+    }
+}

@@ -1,0 +1,82 @@
+//! The proxy's side of the contract: the callbacks the component makes, as a Rust trait.
+
+/// An old SDK key that stays valid until `expires_at`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ExpiringKey {
+    /// The old SDK key.
+    pub key: String,
+    /// Expiry in ms since the Unix epoch; `None` when the stream gave none.
+    pub expires_at: Option<u64>,
+}
+
+/// Everything the proxy needs to serve one environment.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct EnvironmentParams {
+    /// The environment ID.
+    pub env_id: String,
+    /// The environment key.
+    pub env_key: String,
+    /// The environment's display name.
+    pub env_name: String,
+    /// The project key.
+    pub project_key: String,
+    /// The project's display name.
+    pub project_name: String,
+    /// The current SDK key.
+    pub sdk_key: String,
+    /// The mobile key.
+    pub mobile_key: String,
+    /// The expiring SDK key, while it is still valid.
+    pub expiring_sdk_key: Option<ExpiringKey>,
+    /// Default TTL in minutes (0: not set).
+    pub default_ttl_minutes: i64,
+    /// Whether secure mode is required.
+    pub secure_mode: bool,
+    /// The configuration version.
+    pub version: i64,
+}
+
+/// Severity of a log line from the component.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum LogLevel {
+    /// Very detailed tracing.
+    Trace,
+    /// Debugging detail.
+    Debug,
+    /// Normal operation.
+    Info,
+    /// Handled but suspicious.
+    Warn,
+    /// Rejected data.
+    Error,
+    /// A bug in the component (it is about to trap).
+    Critical,
+}
+
+/// Receives the component's callbacks. They arrive synchronously, from inside
+/// [`crate::Driver::on_event`] and [`crate::Driver::tick`], in the order the contract gives.
+pub trait Handler: Send + 'static {
+    /// A new environment.
+    fn add_environment(&mut self, params: EnvironmentParams);
+    /// A known environment changed.
+    fn update_environment(&mut self, params: EnvironmentParams);
+    /// An environment was deleted.
+    fn delete_environment(&mut self, env_id: String);
+    /// A valid `put` was fully processed: every environment is known.
+    fn received_all_environments(&mut self);
+    /// An expiring SDK key reached its expiry time.
+    fn key_expired(&mut self, env_id: String, old_key: String);
+    /// A log line from the component (keys in it are masked to their last 4 characters). The
+    /// default forwards it to `tracing` with target `autoconfig`.
+    fn log(&mut self, level: LogLevel, message: &str) {
+        match level {
+            LogLevel::Trace => tracing::trace!(target: "autoconfig", "{message}"),
+            LogLevel::Debug => tracing::debug!(target: "autoconfig", "{message}"),
+            LogLevel::Info => tracing::info!(target: "autoconfig", "{message}"),
+            LogLevel::Warn => tracing::warn!(target: "autoconfig", "{message}"),
+            LogLevel::Error | LogLevel::Critical => {
+                tracing::error!(target: "autoconfig", "{message}")
+            }
+        }
+    }
+}

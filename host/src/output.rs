@@ -1,0 +1,143 @@
+//! The JSON-lines form of handler callbacks: what `autoconfig-host` prints on stdout, one object
+//! per line, and what the shared scenario corpus (`tests/scenarios/`) expects.
+
+use serde::{Deserialize, Serialize};
+
+use crate::handler::{EnvironmentParams, ExpiringKey};
+
+/// One handler callback as a JSON object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum CallLine {
+    /// `{"op":"add","env":ENV}`.
+    Add {
+        /// The environment.
+        env: EnvLine,
+    },
+    /// `{"op":"update","env":ENV}`.
+    Update {
+        /// The environment.
+        env: EnvLine,
+    },
+    /// `{"op":"delete","envId":"..."}`.
+    Delete {
+        /// The environment ID.
+        #[serde(rename = "envId")]
+        env_id: String,
+    },
+    /// `{"op":"ready"}`: received-all-environments.
+    Ready,
+    /// `{"op":"key-expired","envId":"...","oldKey":"..."}`.
+    KeyExpired {
+        /// The environment ID.
+        #[serde(rename = "envId")]
+        env_id: String,
+        /// The key that expired.
+        #[serde(rename = "oldKey")]
+        old_key: String,
+    },
+}
+
+/// An environment's parameters as a JSON object; absent expiring key and expiry are `null`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EnvLine {
+    /// The environment ID.
+    pub env_id: String,
+    /// The environment key.
+    pub env_key: String,
+    /// The environment's display name.
+    pub env_name: String,
+    /// The project key.
+    pub proj_key: String,
+    /// The project's display name.
+    pub proj_name: String,
+    /// The current SDK key.
+    pub sdk_key: String,
+    /// The mobile key.
+    pub mob_key: String,
+    /// The expiring SDK key, or `null`.
+    pub expiring_sdk_key: Option<String>,
+    /// Its expiry in ms since the Unix epoch, or `null`.
+    pub expires_at: Option<u64>,
+    /// Default TTL in minutes.
+    pub ttl_minutes: i64,
+    /// Whether secure mode is required.
+    pub secure_mode: bool,
+    /// The configuration version.
+    pub version: i64,
+}
+
+impl From<EnvironmentParams> for EnvLine {
+    fn from(p: EnvironmentParams) -> Self {
+        let (expiring_sdk_key, expires_at) = match p.expiring_sdk_key {
+            Some(ExpiringKey { key, expires_at }) => (Some(key), expires_at),
+            None => (None, None),
+        };
+        EnvLine {
+            env_id: p.env_id,
+            env_key: p.env_key,
+            env_name: p.env_name,
+            proj_key: p.project_key,
+            proj_name: p.project_name,
+            sdk_key: p.sdk_key,
+            mob_key: p.mobile_key,
+            expiring_sdk_key,
+            expires_at,
+            ttl_minutes: p.default_ttl_minutes,
+            secure_mode: p.secure_mode,
+            version: p.version,
+        }
+    }
+}
+
+impl CallLine {
+    /// The line as compact JSON (no trailing newline).
+    pub fn to_json(&self) -> String {
+        // Serialising these plain structs cannot fail.
+        serde_json::to_string(self)
+            .unwrap_or_else(|e| format!(r#"{{"op":"error","message":"{e}"}}"#))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_have_the_documented_shape() {
+        let env = EnvLine::from(EnvironmentParams {
+            env_id: "e".into(),
+            env_key: "k".into(),
+            env_name: "n".into(),
+            project_key: "p".into(),
+            project_name: "pn".into(),
+            sdk_key: "s".into(),
+            mobile_key: "m".into(),
+            expiring_sdk_key: Some(ExpiringKey {
+                key: "o".into(),
+                expires_at: Some(5),
+            }),
+            default_ttl_minutes: 2,
+            secure_mode: true,
+            version: 3,
+        });
+        assert_eq!(
+            CallLine::Add { env }.to_json(),
+            r#"{"op":"add","env":{"envId":"e","envKey":"k","envName":"n","projKey":"p","projName":"pn","sdkKey":"s","mobKey":"m","expiringSdkKey":"o","expiresAt":5,"ttlMinutes":2,"secureMode":true,"version":3}}"#
+        );
+        assert_eq!(CallLine::Ready.to_json(), r#"{"op":"ready"}"#);
+        assert_eq!(
+            CallLine::Delete { env_id: "e".into() }.to_json(),
+            r#"{"op":"delete","envId":"e"}"#
+        );
+        assert_eq!(
+            CallLine::KeyExpired {
+                env_id: "e".into(),
+                old_key: "o".into()
+            }
+            .to_json(),
+            r#"{"op":"key-expired","envId":"e","oldKey":"o"}"#
+        );
+    }
+}

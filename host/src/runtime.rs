@@ -1,0 +1,126 @@
+//! Loading the component once: the engine, the compiled component, and the limits every
+//! instance runs under.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use wasmtime::component::Component;
+use wasmtime::{Config, Engine};
+
+use crate::error::Error;
+
+/// The component built together with this crate (by its build script).
+pub const BUILT_COMPONENT: &str = env!("AUTOCONFIG_BUILT_COMPONENT");
+
+/// Resource limits for each component instance. A guest that hits one traps, and the driver
+/// turns the trap into [`Error::Trap`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The most linear memory the guest may use, in bytes. Default 512 MiB.
+    pub max_memory_bytes: usize,
+    /// Fuel (roughly, wasm instructions) per call, before the size-dependent part. Default 1e9.
+    pub fuel_per_call: u64,
+    /// Extra fuel per byte of event data. Default 4,000.
+    pub fuel_per_byte: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_memory_bytes: 512 << 20,
+            fuel_per_call: 1_000_000_000,
+            fuel_per_byte: 4_000,
+        }
+    }
+}
+
+impl Limits {
+    /// The fuel budget of one call carrying `data_len` bytes of data.
+    pub fn fuel_for(&self, data_len: usize) -> u64 {
+        let per_byte = self
+            .fuel_per_byte
+            .saturating_mul(u64::try_from(data_len).unwrap_or(u64::MAX));
+        self.fuel_per_call.saturating_add(per_byte)
+    }
+}
+
+/// A compiled component, ready to be instantiated by [`crate::Driver`]s. Cheap to clone.
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engine: Engine,
+    component: Component,
+    limits: Limits,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("limits", &self.inner.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Runtime {
+    /// Compiles the component in `path`.
+    pub fn from_file(path: impl AsRef<Path>, limits: Limits) -> Result<Self, Error> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|source| Error::Read {
+            path: PathBuf::from(path),
+            source,
+        })?;
+        Self::from_bytes(&bytes, limits)
+    }
+
+    /// Compiles the component built with this crate ([`BUILT_COMPONENT`]).
+    pub fn built(limits: Limits) -> Result<Self, Error> {
+        Self::from_file(BUILT_COMPONENT, limits)
+    }
+
+    /// Compiles a component from its bytes.
+    pub fn from_bytes(bytes: &[u8], limits: Limits) -> Result<Self, Error> {
+        let engine = Engine::new(&engine_config()).map_err(|e| Error::Compile(format!("{e:#}")))?;
+        let component =
+            Component::new(&engine, bytes).map_err(|e| Error::Compile(format!("{e:#}")))?;
+        Ok(Runtime {
+            inner: Arc::new(Inner {
+                engine,
+                component,
+                limits,
+            }),
+        })
+    }
+
+    /// The engine the component was compiled for.
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// The compiled component.
+    pub fn component(&self) -> &Component {
+        &self.inner.component
+    }
+
+    /// The limits every instance runs under.
+    pub fn limits(&self) -> Limits {
+        self.inner.limits
+    }
+
+    /// The names of every interface the component imports, e.g. `wasi:logging/logging@0.1.0-draft`.
+    pub fn imports(&self) -> Vec<String> {
+        let ty = self.inner.component.component_type();
+        ty.imports(&self.inner.engine)
+            .map(|(name, _)| name.to_string())
+            .collect()
+    }
+}
+
+/// The engine configuration: fuel metering, so that no call can run forever.
+fn engine_config() -> Config {
+    let mut config = Config::new();
+    config.consume_fuel(true);
+    config
+}

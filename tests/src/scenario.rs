@@ -1,0 +1,240 @@
+//! The shared scenario corpus (`tests/scenarios/*.json`): its format, and running a scenario
+//! against the real component.
+//!
+//! A scenario is a list of steps. Each step is an SSE event (`event`, `data`, `now`) or a timer
+//! tick (`tick`: the time), followed by what must happen: the exact callbacks (in the JSON-lines
+//! form `autoconfig-host` prints), the restart directive, the next deadline, and optionally
+//! fragments of log lines. `data` is either a JSON string, passed as is, or any other JSON value,
+//! passed as its text.
+
+use std::path::{Path, PathBuf};
+
+use autoconfig_host::output::{CallLine, EnvLine};
+use autoconfig_host::{Driver, LogLevel, ManualClock, RestartReason, Settings};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::{Call, Recorder, runtime};
+
+/// One scenario file.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Scenario {
+    /// A short name.
+    pub name: String,
+    /// What it shows, and which rule.
+    #[serde(default)]
+    pub description: String,
+    /// Settings applied before the first step.
+    #[serde(default)]
+    pub settings: Option<ScenarioSettings>,
+    /// The steps, in order.
+    pub steps: Vec<Step>,
+}
+
+/// `settings` of a scenario.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ScenarioSettings {
+    /// The component's `max-message-bytes`.
+    pub max_message_bytes: u64,
+}
+
+/// One step: an event or a tick.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Step {
+    /// The SSE event name (an event step).
+    #[serde(default)]
+    pub event: Option<String>,
+    /// The event data: a string as is, or any other JSON value as its text.
+    #[serde(default)]
+    pub data: Option<Box<RawValue>>,
+    /// The event's `now` (ms since the Unix epoch).
+    #[serde(default)]
+    pub now: Option<u64>,
+    /// A tick at this time (a tick step).
+    #[serde(default)]
+    pub tick: Option<u64>,
+    /// What must happen.
+    pub expect: Expect,
+}
+
+/// The expected outcome of a step.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Expect {
+    /// Exactly these callbacks, in this order.
+    pub calls: Vec<CallLine>,
+    /// The restart directive: `null`, `"reconnect-requested"` or `"malformed-data"`.
+    #[serde(default)]
+    pub restart: Option<String>,
+    /// The next deadline the component reports.
+    #[serde(default)]
+    pub next_deadline: Option<u64>,
+    /// Log lines that must appear during this step.
+    #[serde(default)]
+    pub logs: Vec<LogExpect>,
+}
+
+/// A log line that must appear: its level and a fragment of its text.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LogExpect {
+    /// `debug`, `info`, `warn` or `error`.
+    pub level: String,
+    /// A fragment of the message.
+    pub contains: String,
+}
+
+impl Step {
+    /// The event data as text.
+    pub fn data_text(&self) -> Result<String, String> {
+        match &self.data {
+            None => Ok(String::new()),
+            Some(raw) if raw.get().starts_with('"') => serde_json::from_str::<String>(raw.get())
+                .map_err(|e| format!("bad data string: {e}")),
+            Some(raw) => Ok(raw.get().to_owned()),
+        }
+    }
+}
+
+/// The scenario files, sorted by name.
+pub fn corpus_files() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+/// Loads a scenario file.
+pub fn load(path: &Path) -> Result<Scenario, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn to_line(call: Call) -> CallLine {
+    match call {
+        Call::Add(p) => CallLine::Add {
+            env: EnvLine::from(p),
+        },
+        Call::Update(p) => CallLine::Update {
+            env: EnvLine::from(p),
+        },
+        Call::Delete(env_id) => CallLine::Delete { env_id },
+        Call::ReceivedAll => CallLine::Ready,
+        Call::KeyExpired(env_id, old_key) => CallLine::KeyExpired { env_id, old_key },
+    }
+}
+
+fn level_name(level: LogLevel) -> &'static str {
+    match level {
+        LogLevel::Trace => "trace",
+        LogLevel::Debug => "debug",
+        LogLevel::Info => "info",
+        LogLevel::Warn => "warn",
+        LogLevel::Error => "error",
+        LogLevel::Critical => "critical",
+    }
+}
+
+/// Runs a scenario on a fresh instance of the real component; returns every mismatch.
+pub fn run(scenario: &Scenario) -> Result<(), String> {
+    let clock = ManualClock::new(0);
+    let mut driver = Driver::with_clock(runtime(), Recorder::default(), clock.clone())
+        .map_err(|e| e.to_string())?;
+    if let Some(s) = &scenario.settings {
+        driver
+            .configure(Settings {
+                max_message_bytes: s.max_message_bytes,
+            })
+            .map_err(|e| e.to_string())?;
+    }
+    let mut errors = Vec::new();
+    for (index, step) in scenario.steps.iter().enumerate() {
+        driver.handler_mut().logs.clear();
+        let (restart, deadline) = match (&step.event, step.tick) {
+            (Some(name), None) => {
+                clock.set(
+                    step.now
+                        .ok_or(format!("step {index}: an event step needs `now`"))?,
+                );
+                let data = step.data_text().map_err(|e| format!("step {index}: {e}"))?;
+                let d = driver
+                    .on_event(name, &data)
+                    .map_err(|e| format!("step {index}: {e}"))?;
+                let restart = d.restart.map(|r| match r {
+                    RestartReason::ReconnectRequested => "reconnect-requested".to_owned(),
+                    RestartReason::MalformedData => "malformed-data".to_owned(),
+                });
+                (restart, d.next_deadline)
+            }
+            (None, Some(at)) => {
+                clock.set(at);
+                (
+                    None,
+                    driver.tick().map_err(|e| format!("step {index}: {e}"))?,
+                )
+            }
+            _ => {
+                return Err(format!(
+                    "step {index}: give exactly one of `event` and `tick`"
+                ));
+            }
+        };
+        let calls: Vec<CallLine> = driver
+            .handler_mut()
+            .take()
+            .into_iter()
+            .map(to_line)
+            .collect();
+        if calls != step.expect.calls {
+            errors.push(format!(
+                "step {index}: callbacks differ\n  expected: {}\n  actual:   {}",
+                lines(&step.expect.calls),
+                lines(&calls)
+            ));
+        }
+        if restart != step.expect.restart {
+            errors.push(format!(
+                "step {index}: restart {restart:?}, expected {:?}",
+                step.expect.restart
+            ));
+        }
+        if deadline != step.expect.next_deadline {
+            errors.push(format!(
+                "step {index}: next deadline {deadline:?}, expected {:?}",
+                step.expect.next_deadline
+            ));
+        }
+        let logs = &driver.handler().logs;
+        for want in &step.expect.logs {
+            if !logs
+                .iter()
+                .any(|(l, m)| level_name(*l) == want.level && m.contains(&want.contains))
+            {
+                errors.push(format!(
+                    "step {index}: no {} log containing {:?}; logs: {logs:?}",
+                    want.level, want.contains
+                ));
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors.join("\n"))
+    }
+}
+
+fn lines(calls: &[CallLine]) -> String {
+    let v: Vec<String> = calls.iter().map(CallLine::to_json).collect();
+    format!("[{}]", v.join(", "))
+}
