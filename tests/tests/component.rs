@@ -1,0 +1,212 @@
+//! The compiled component under wasmtime: its import surface, the WIT translation, and the
+//! host surviving a guest that traps.
+
+use autoconfig_component_tests::{Call, Recorder, runtime};
+use autoconfig_host::{
+    Driver, Error, Limits, LogLevel, ManualClock, RestartReason, Runtime, Settings,
+};
+
+const T0: u64 = 1_796_000_000_000;
+
+fn driver() -> (Driver<Recorder, ManualClock>, ManualClock) {
+    let clock = ManualClock::new(T0);
+    let driver = match Driver::with_clock(runtime(), Recorder::default(), clock.clone()) {
+        Ok(d) => d,
+        Err(e) => panic!("instantiate: {e}"),
+    };
+    (driver, clock)
+}
+
+fn env(id: &str, version: i64) -> String {
+    format!(r#"{{"envId":"{id}","sdkKey":{{"value":"sdk-{id}"}},"version":{version}}}"#)
+}
+
+fn put_of(n: usize) -> String {
+    let entries: Vec<String> = (0..n)
+        .map(|i| format!(r#""env{i:05}":{}"#, env(&format!("env{i:05}"), 1)))
+        .collect();
+    format!(
+        r#"{{"path":"/","data":{{"environments":{{{}}}}}}}"#,
+        entries.join(",")
+    )
+}
+
+#[test]
+fn imports_only_the_handler_and_logging() {
+    let mut imports = runtime().imports();
+    imports.sort();
+    assert_eq!(
+        imports,
+        [
+            "relay:autoconfig/handler@0.1.0",
+            "relay:autoconfig/types@0.1.0",
+            "wasi:logging/logging@0.1.0-draft"
+        ],
+        "the component's import surface changed: no clocks, random, filesystem, sockets or stdio allowed"
+    );
+}
+
+#[test]
+fn every_field_crosses_the_wit_boundary() {
+    let (mut d, _) = driver();
+    let data = format!(
+        r#"{{"path":"/environments/e","data":{{"envId":"e","envKey":"ek","envName":"en","mobKey":"mk","projKey":"pk","projName":"pn","sdkKey":{{"value":"sk","expiring":{{"value":"old","timestamp":{}}}}},"defaultTtl":-7,"secureMode":true,"version":-9223372036854775808}}}}"#,
+        u64::MAX
+    );
+    let directive = d.on_event("patch", &data).expect("no trap");
+    assert_eq!(directive.next_deadline, Some(u64::MAX));
+    let calls = d.handler_mut().take();
+    let [Call::Add(p)] = calls.as_slice() else {
+        panic!("{calls:?}")
+    };
+    assert_eq!(
+        (
+            p.env_id.as_str(),
+            p.env_key.as_str(),
+            p.env_name.as_str(),
+            p.mobile_key.as_str()
+        ),
+        ("e", "ek", "en", "mk")
+    );
+    assert_eq!(
+        (
+            p.project_key.as_str(),
+            p.project_name.as_str(),
+            p.sdk_key.as_str()
+        ),
+        ("pk", "pn", "sk")
+    );
+    let x = p.expiring_sdk_key.as_ref().expect("expiring key");
+    assert_eq!((x.key.as_str(), x.expires_at), ("old", Some(u64::MAX)));
+    assert_eq!(
+        (p.default_ttl_minutes, p.secure_mode, p.version),
+        (-7, true, i64::MIN)
+    );
+    assert!(d.handler().logged(
+        LogLevel::Warn,
+        "Old SDK key ending in old for environment e (pn en) will expire"
+    ));
+}
+
+#[test]
+fn logs_arrive_with_levels() {
+    let (mut d, _) = driver();
+    d.on_event("magic", "{}").expect("no trap");
+    assert!(d.handler().logged(
+        LogLevel::Warn,
+        "Ignoring unrecognized stream event: \"magic\""
+    ));
+    assert!(
+        d.handler()
+            .logged(LogLevel::Debug, "Received \"magic\" event")
+    );
+    d.on_event("put", "{bad").expect("no trap");
+    assert!(d.handler().logged(LogLevel::Error, "malformed JSON"));
+}
+
+#[test]
+fn host_rejects_oversized_data_without_copying_it_in() {
+    let (mut d, _) = driver();
+    d.configure(Settings {
+        max_message_bytes: 100,
+    })
+    .expect("configure");
+    let big = put_of(10);
+    let directive = d.on_event("put", &big).expect("no trap");
+    assert_eq!(directive.restart, Some(RestartReason::MalformedData));
+    assert_eq!(d.handler_mut().take(), []);
+    assert!(d.handler().logged(LogLevel::Error, "over the limit of 100"));
+    // Unknown events are never size-checked.
+    assert_eq!(d.on_event("magic", &big).expect("no trap").restart, None);
+}
+
+#[test]
+fn a_memory_limit_trap_is_an_error_and_the_next_call_runs_fresh() {
+    let tight = Runtime::from_file(
+        autoconfig_host::BUILT_COMPONENT,
+        Limits {
+            max_memory_bytes: 4 << 20,
+            ..Limits::default()
+        },
+    )
+    .expect("compile");
+    let mut d =
+        Driver::with_clock(&tight, Recorder::default(), ManualClock::new(T0)).expect("instantiate");
+    d.on_event(
+        "patch",
+        &format!(r#"{{"path":"/environments/a","data":{}}}"#, env("a", 1)),
+    )
+    .expect("small patch fits");
+    assert_eq!(d.handler_mut().take().len(), 1);
+    let huge = put_of(20_000);
+    match d.on_event("put", &huge) {
+        Err(Error::Trap(_)) => {}
+        other => panic!("expected a trap, got {other:?}"),
+    }
+    // A fresh instance with empty state: the env comes back as an add.
+    d.on_event(
+        "patch",
+        &format!(r#"{{"path":"/environments/a","data":{}}}"#, env("a", 1)),
+    )
+    .expect("fresh instance");
+    assert!(matches!(d.handler_mut().take().as_slice(), [Call::Add(_)]));
+}
+
+#[test]
+fn running_out_of_fuel_is_an_error_not_a_hang() {
+    let starved = Runtime::from_file(
+        autoconfig_host::BUILT_COMPONENT,
+        Limits {
+            fuel_per_call: 200_000,
+            fuel_per_byte: 0,
+            ..Limits::default()
+        },
+    )
+    .expect("compile");
+    let mut d = Driver::with_clock(&starved, Recorder::default(), ManualClock::new(T0))
+        .expect("instantiate");
+    match d.on_event("put", &put_of(2_000)) {
+        Err(Error::Trap(message)) => assert!(message.contains("fuel"), "{message}"),
+        other => panic!("expected running out of fuel, got {other:?}"),
+    }
+    assert_eq!(d.tick().expect("a fresh instance ticks"), None);
+}
+
+#[test]
+fn default_fuel_covers_a_full_size_put() {
+    let (mut d, _) = driver();
+    let data = put_of(10_000);
+    d.on_event("put", &data)
+        .expect("10,000 environments fit the default budget");
+    assert_eq!(d.handler_mut().take().len(), 10_001);
+    let budget = runtime().limits().fuel_for(data.len());
+    let used = budget - d.fuel_left().expect("fuel");
+    assert!(
+        used * 4 < budget,
+        "used {used} of {budget}: the budget has less than 4x headroom"
+    );
+}
+
+#[test]
+fn expiry_runs_on_the_injected_clock() {
+    let (mut d, clock) = driver();
+    let data = format!(
+        r#"{{"path":"/environments/e","data":{{"envId":"e","sdkKey":{{"value":"new","expiring":{{"value":"oldkey","timestamp":{}}}}}}}}}"#,
+        T0 + 300
+    );
+    assert_eq!(
+        d.on_event("patch", &data).expect("ok").next_deadline,
+        Some(T0 + 300)
+    );
+    d.handler_mut().take();
+    clock.advance(299);
+    assert_eq!(d.tick().expect("ok"), Some(T0 + 300));
+    assert_eq!(d.handler_mut().take(), []);
+    clock.advance(1);
+    assert_eq!(d.tick().expect("ok"), None);
+    assert_eq!(
+        d.handler_mut().take(),
+        [Call::KeyExpired("e".into(), "oldkey".into())]
+    );
+    assert_eq!(d.next_deadline(), None);
+}
