@@ -230,6 +230,11 @@ impl<H: Handler, C: Clock> Driver<H, C> {
         Ok(next)
     }
 
+    /// The current settings.
+    pub fn settings(&self) -> Settings {
+        self.settings
+    }
+
     /// When `tick` is next needed (ms since the Unix epoch), as of the last call.
     pub fn next_deadline(&self) -> Option<u64> {
         self.next_deadline

@@ -1,3 +1,245 @@
-//! `autoconfig-host`: the reference runner (work in progress).
+//! `autoconfig-host`: runs the relay-autoconfig component against an auto-configuration stream
+//! and prints every handler callback on stdout as one JSON line.
+//!
+//! Exit codes: 0 clean shutdown (SIGINT/SIGTERM, or the end of the `--demo` story), 1 invalid
+//! key, 2 bad usage or configuration, 3 any other fatal error.
 
-fn main() {}
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use autoconfig_host::demo::{DEMO_SCRIPT, Script, ScriptServer};
+use autoconfig_host::duration::parse_duration;
+use autoconfig_host::output::JsonLines;
+use autoconfig_host::runner::{self, Exit, StreamConfig};
+use autoconfig_host::{BUILT_COMPONENT, Driver, Limits, Runtime, Settings};
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+/// Runs the relay-autoconfig component on an auto-configuration stream and prints each handler
+/// callback on stdout as a JSON line.
+#[derive(Debug, Parser)]
+#[command(name = "autoconfig-host", version, about)]
+struct Cli {
+    /// The auto-configuration key (sent raw in Authorization).
+    #[arg(long, env = "AUTO_CONFIG_KEY", hide_env_values = true)]
+    key: Option<String>,
+    /// The stream base URI; /relay_auto_config is appended.
+    #[arg(
+        long,
+        env = "STREAM_URI",
+        default_value = "https://stream.launchdarkly.com"
+    )]
+    stream_uri: String,
+    /// First reconnect delay (doubles up to 30 s), e.g. 500ms, 2s.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    initial_retry_delay: Duration,
+    /// Reconnect when nothing (not even a heartbeat) arrives for this long.
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    read_timeout: Duration,
+    /// The component to run (default: the one built with this program).
+    #[arg(long)]
+    component: Option<PathBuf>,
+    /// Log level for stderr: error, warn, info, debug, trace, or a RUST_LOG filter.
+    #[arg(long, env = "RUST_LOG", default_value = "info")]
+    log_level: String,
+    /// Extra CA certificates (PEM) to trust for the stream.
+    #[arg(long)]
+    ca_file: Option<PathBuf>,
+    /// Event data over this many bytes is treated as malformed.
+    #[arg(long, default_value_t = autoconfig_host::DEFAULT_MAX_MESSAGE_BYTES)]
+    max_message_bytes: u64,
+    /// Play a built-in story on a local stream (no key or network needed), then exit 0.
+    #[arg(long)]
+    demo: bool,
+    /// With --demo: play this script instead of the built-in story.
+    #[arg(long, requires = "demo")]
+    script: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve a script of events as an auto-configuration stream on 127.0.0.1 until stopped.
+    Serve {
+        /// The script (JSON); default: the built-in demo story.
+        #[arg(long)]
+        script: Option<PathBuf>,
+        /// The port (0 picks a free one; the address is printed on stderr).
+        #[arg(long, default_value_t = 8030)]
+        port: u16,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = EnvFilter::try_new(&cli.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_env_filter(filter)
+        .with_target(false)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!("cannot start the async runtime: {e}");
+            return ExitCode::from(3);
+        }
+    };
+    runtime.block_on(async_main(cli))
+}
+
+async fn async_main(cli: Cli) -> ExitCode {
+    match cli.command {
+        Some(Command::Serve { ref script, port }) => return serve(script.as_ref(), port).await,
+        None => {}
+    }
+    let script = match load_script(cli.script.as_ref(), cli.demo) {
+        Ok(script) => script,
+        Err(e) => return usage(&format!("{e:#}")),
+    };
+    let demo = match script {
+        Some(script) => {
+            match ScriptServer::start(script, SocketAddr::from(([127, 0, 0, 1], 0))).await {
+                Ok(server) => Some(server),
+                Err(e) => {
+                    tracing::error!("{e}");
+                    return ExitCode::from(3);
+                }
+            }
+        }
+        None => None,
+    };
+    let (key, stream_uri) = match &demo {
+        Some(server) => (
+            cli.key.clone().unwrap_or_else(|| "demo-key".into()),
+            server.uri(),
+        ),
+        None => match cli.key.clone().filter(|k| !k.is_empty()) {
+            Some(key) => (key, cli.stream_uri.clone()),
+            None => {
+                return usage(
+                    "no auto-configuration key: give --key or set AUTO_CONFIG_KEY (or run --demo)",
+                );
+            }
+        },
+    };
+    let component = cli
+        .component
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(BUILT_COMPONENT));
+    if !component.exists() {
+        return usage(&format!(
+            "the component {} does not exist; build it with `cargo build -p autoconfig-host` or give --component PATH",
+            component.display()
+        ));
+    }
+    let wasm = match Runtime::from_file(&component, Limits::default()) {
+        Ok(rt) => rt,
+        Err(e) => return usage(&e.to_string()),
+    };
+    let mut driver = match Driver::new(&wasm, JsonLines::new(std::io::stdout())) {
+        Ok(d) => d,
+        Err(e) => return usage(&e.to_string()),
+    };
+    if let Err(e) = driver.configure(Settings {
+        max_message_bytes: cli.max_message_bytes,
+    }) {
+        tracing::error!("{e}");
+        return ExitCode::from(3);
+    }
+    let mut config = StreamConfig::new(key, stream_uri);
+    config.read_timeout = cli.read_timeout;
+    config.ca_file = cli.ca_file.clone();
+    config.backoff.initial = cli.initial_retry_delay;
+    let shutdown = async {
+        match &demo {
+            Some(server) => tokio::select! {
+                _ = async { server.finished().await; tokio::time::sleep(Duration::from_millis(300)).await } => {
+                    tracing::info!("The demo story is over");
+                }
+                _ = signal() => {}
+            },
+            None => signal().await,
+        }
+    };
+    let outcome = runner::run(&mut driver, &config, shutdown).await;
+    if let Some(server) = demo {
+        server.stop();
+    }
+    match outcome {
+        Ok(Exit::Shutdown) => ExitCode::SUCCESS,
+        Ok(Exit::InvalidKey) => ExitCode::from(1),
+        Err(e) => usage(&e.to_string()),
+    }
+}
+
+fn load_script(path: Option<&PathBuf>, demo: bool) -> anyhow::Result<Option<Script>> {
+    let text = match (path, demo) {
+        (Some(path), _) => std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?,
+        (None, true) => DEMO_SCRIPT.to_owned(),
+        (None, false) => return Ok(None),
+    };
+    Ok(Some(Script::parse(&text)?))
+}
+
+async fn serve(script: Option<&PathBuf>, port: u16) -> ExitCode {
+    let script = match load_script(script, true) {
+        Ok(Some(script)) => script,
+        Ok(None) => return usage("no script"),
+        Err(e) => return usage(&format!("{e:#}")),
+    };
+    match ScriptServer::start(script, SocketAddr::from(([127, 0, 0, 1], port))).await {
+        Ok(server) => {
+            tracing::info!(
+                "Serving the script at {} (stream URI {})",
+                server.addr(),
+                server.uri()
+            );
+            signal().await;
+            server.stop();
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            tracing::error!("{e}");
+            ExitCode::from(3)
+        }
+    }
+}
+
+fn usage(message: &str) -> ExitCode {
+    eprintln!("autoconfig-host: {message}");
+    ExitCode::from(2)
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

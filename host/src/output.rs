@@ -1,9 +1,11 @@
 //! The JSON-lines form of handler callbacks: what `autoconfig-host` prints on stdout, one object
 //! per line, and what the shared scenario corpus (`tests/scenarios/`) expects.
 
+use std::io::Write;
+
 use serde::{Deserialize, Serialize};
 
-use crate::handler::{EnvironmentParams, ExpiringKey};
+use crate::handler::{EnvironmentParams, ExpiringKey, Handler};
 
 /// One handler callback as a JSON object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,6 +99,64 @@ impl CallLine {
         // Serialising these plain structs cannot fail.
         serde_json::to_string(self)
             .unwrap_or_else(|e| format!(r#"{{"op":"error","message":"{e}"}}"#))
+    }
+}
+
+/// A [`Handler`] that writes each callback as one JSON line and flushes it at once; component
+/// logs go to `tracing`.
+#[derive(Debug)]
+pub struct JsonLines<W: Write + Send + 'static> {
+    out: W,
+    failed: bool,
+}
+
+impl<W: Write + Send + 'static> JsonLines<W> {
+    /// Writes to `out` (stdout for `autoconfig-host`).
+    pub fn new(out: W) -> Self {
+        JsonLines { out, failed: false }
+    }
+
+    /// The writer.
+    pub fn get_ref(&self) -> &W {
+        &self.out
+    }
+
+    fn emit(&mut self, line: CallLine) {
+        let mut text = line.to_json();
+        text.push('\n');
+        // One write of the whole line, then a flush: a reader never sees half a line.
+        let result = self
+            .out
+            .write_all(text.as_bytes())
+            .and_then(|()| self.out.flush());
+        if let Err(e) = result {
+            if !self.failed {
+                tracing::error!("cannot write handler output: {e}");
+            }
+            self.failed = true;
+        }
+    }
+}
+
+impl<W: Write + Send + 'static> Handler for JsonLines<W> {
+    fn add_environment(&mut self, params: EnvironmentParams) {
+        self.emit(CallLine::Add { env: params.into() });
+    }
+
+    fn update_environment(&mut self, params: EnvironmentParams) {
+        self.emit(CallLine::Update { env: params.into() });
+    }
+
+    fn delete_environment(&mut self, env_id: String) {
+        self.emit(CallLine::Delete { env_id });
+    }
+
+    fn received_all_environments(&mut self) {
+        self.emit(CallLine::Ready);
+    }
+
+    fn key_expired(&mut self, env_id: String, old_key: String) {
+        self.emit(CallLine::KeyExpired { env_id, old_key });
     }
 }
 
