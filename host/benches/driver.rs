@@ -46,7 +46,10 @@ fn put_of(n: usize) -> String {
             )
         })
         .collect();
-    format!(r#"{{"path":"/","data":{{"environments":{{{}}}}}}}"#, entries.join(","))
+    format!(
+        r#"{{"path":"/","data":{{"environments":{{{}}}}}}}"#,
+        entries.join(",")
+    )
 }
 
 fn bench(c: &mut Criterion) {
@@ -57,14 +60,20 @@ fn bench(c: &mut Criterion) {
     for n in [1_000, 10_000] {
         let data = put_of(n);
         group.throughput(Throughput::Bytes(data.len() as u64));
-        group.bench_with_input(BenchmarkId::new("into fresh instance", n), &data, |b, data| {
-            b.iter(|| {
-                let mut d = Driver::with_clock(&runtime, Count::default(), clock.clone()).expect("instantiate");
-                d.on_event("put", black_box(data)).expect("no trap");
-                d.handler().0
-            })
-        });
-        let mut warm = Driver::with_clock(&runtime, Count::default(), clock.clone()).expect("instantiate");
+        group.bench_with_input(
+            BenchmarkId::new("into fresh instance", n),
+            &data,
+            |b, data| {
+                b.iter(|| {
+                    let mut d = Driver::with_clock(&runtime, Count::default(), clock.clone())
+                        .expect("instantiate");
+                    d.on_event("put", black_box(data)).expect("no trap");
+                    d.handler().0
+                })
+            },
+        );
+        let mut warm =
+            Driver::with_clock(&runtime, Count::default(), clock.clone()).expect("instantiate");
         warm.on_event("put", &data).expect("no trap");
         group.bench_with_input(BenchmarkId::new("unchanged", n), &data, |b, data| {
             b.iter(|| warm.on_event("put", black_box(data)).expect("no trap"))

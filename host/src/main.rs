@@ -42,6 +42,9 @@ struct Cli {
     /// The component to run (default: the one built with this program).
     #[arg(long)]
     component: Option<PathBuf>,
+    /// Keep the compiled component in this directory and reuse it on the next start.
+    #[arg(long, env = "AUTOCONFIG_CACHE_DIR")]
+    cache_dir: Option<PathBuf>,
     /// Log level for stderr: error, warn, info, debug, trace, or a RUST_LOG filter.
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     log_level: String,
@@ -142,7 +145,11 @@ async fn async_main(cli: Cli) -> ExitCode {
             component.display()
         ));
     }
-    let wasm = match Runtime::from_file(&component, Limits::default()) {
+    let loaded = match &cli.cache_dir {
+        Some(dir) => Runtime::from_file_cached(&component, Limits::default(), dir),
+        None => Runtime::from_file(&component, Limits::default()),
+    };
+    let wasm = match loaded {
         Ok(rt) => rt,
         Err(e) => return usage(&e.to_string()),
     };

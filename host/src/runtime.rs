@@ -75,6 +75,61 @@ impl Runtime {
         Self::from_bytes(&bytes, limits)
     }
 
+    /// Like [`Runtime::from_file`], but keeps the compiled machine code in `cache_dir` (created
+    /// if needed) and reuses it when the same component is loaded again by the same wasmtime
+    /// build and configuration: start-up drops from a compilation to a file read.
+    ///
+    /// Only point this at a directory no one else can write to: loading a cached file runs its
+    /// machine code. A stale or corrupt entry is recompiled and replaced.
+    pub fn from_file_cached(
+        path: impl AsRef<Path>,
+        limits: Limits,
+        cache_dir: impl AsRef<Path>,
+    ) -> Result<Self, Error> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|source| Error::Read {
+            path: PathBuf::from(path),
+            source,
+        })?;
+        let engine = Engine::new(&engine_config()).map_err(|e| Error::Compile(format!("{e:#}")))?;
+        let cache_dir = cache_dir.as_ref();
+        let entry = cache_dir.join(cache_name(&engine, &bytes));
+        if entry.exists() {
+            // SAFETY: the entry was written by `Component::serialize` below, for an engine whose
+            // compatibility hash is part of its name; the cache directory is trusted (see above).
+            match unsafe { Component::deserialize_file(&engine, &entry) } {
+                Ok(component) => {
+                    return Ok(Runtime {
+                        inner: Arc::new(Inner {
+                            engine,
+                            component,
+                            limits,
+                        }),
+                    });
+                }
+                Err(e) => tracing::warn!(
+                    "ignoring the unusable cached component {}: {e:#}",
+                    entry.display()
+                ),
+            }
+        }
+        let component =
+            Component::new(&engine, &bytes).map_err(|e| Error::Compile(format!("{e:#}")))?;
+        if let Err(e) = write_cache_entry(&component, cache_dir, &entry) {
+            tracing::warn!(
+                "cannot cache the compiled component in {}: {e}",
+                cache_dir.display()
+            );
+        }
+        Ok(Runtime {
+            inner: Arc::new(Inner {
+                engine,
+                component,
+                limits,
+            }),
+        })
+    }
+
     /// Compiles the component built with this crate ([`BUILT_COMPONENT`]).
     pub fn built(limits: Limits) -> Result<Self, Error> {
         Self::from_file(BUILT_COMPONENT, limits)
@@ -116,6 +171,36 @@ impl Runtime {
             .map(|(name, _)| name.to_string())
             .collect()
     }
+}
+
+/// `relay-autoconfig-<sha256 of the component and the engine's compatibility hash>.cwasm`.
+fn cache_name(engine: &Engine, bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    use std::hash::{Hash, Hasher};
+    let mut compat = std::collections::hash_map::DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut compat);
+    let mut digest = Sha256::new();
+    digest.update(compat.finish().to_le_bytes());
+    digest.update(env!("CARGO_PKG_VERSION").as_bytes());
+    digest.update(bytes);
+    let hex: String = digest
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("relay-autoconfig-{hex}.cwasm")
+}
+
+/// Writes the compiled component next to `entry` and renames it into place, so a reader never
+/// sees half a file.
+fn write_cache_entry(component: &Component, dir: &Path, entry: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let code = component
+        .serialize()
+        .map_err(|e| std::io::Error::other(format!("{e:#}")))?;
+    let temp = entry.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&temp, code)?;
+    std::fs::rename(&temp, entry)
 }
 
 /// The engine configuration: fuel metering, so that no call can run forever.

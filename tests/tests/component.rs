@@ -210,3 +210,51 @@ fn expiry_runs_on_the_injected_clock() {
     );
     assert_eq!(d.next_deadline(), None);
 }
+
+#[test]
+fn compiled_cache_round_trips_and_survives_corruption() {
+    let dir = std::env::temp_dir().join(format!("autoconfig-cache-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let load = || {
+        Runtime::from_file_cached(autoconfig_host::BUILT_COMPONENT, Limits::default(), &dir)
+            .expect("load")
+    };
+    let works = |rt: &Runtime| {
+        let mut d =
+            Driver::with_clock(rt, Recorder::default(), ManualClock::new(T0)).expect("instantiate");
+        d.on_event(
+            "patch",
+            &format!(r#"{{"path":"/environments/a","data":{}}}"#, env("a", 1)),
+        )
+        .expect("no trap");
+        assert_eq!(d.handler_mut().take().len(), 1);
+    };
+    works(&load());
+    let entries: Vec<_> = std::fs::read_dir(&dir)
+        .expect("cache dir")
+        .filter_map(Result::ok)
+        .collect();
+    assert_eq!(entries.len(), 1, "one compiled entry");
+    let entry = entries[0].path();
+    assert!(entry.extension().is_some_and(|x| x == "cwasm"));
+    let written = std::fs::metadata(&entry)
+        .expect("entry")
+        .modified()
+        .expect("mtime");
+    works(&load());
+    assert_eq!(
+        std::fs::metadata(&entry)
+            .expect("entry")
+            .modified()
+            .expect("mtime"),
+        written,
+        "reused, not rewritten"
+    );
+    std::fs::write(&entry, b"not machine code").expect("corrupt");
+    works(&load());
+    assert!(
+        std::fs::metadata(&entry).expect("entry").len() > 1000,
+        "replaced by a good entry"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

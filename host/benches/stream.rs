@@ -1,0 +1,114 @@
+//! End to end on loopback: how long a put of 1,000 and 10,000 environments takes from the first
+//! byte leaving a local SSE server to the `received-all-environments` callback, through the real
+//! runner (HTTP, SSE parsing, the component under wasmtime).
+
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use autoconfig_host::runner::{self, StreamConfig};
+use autoconfig_host::{Driver, EnvironmentParams, Handler, Limits, Runtime};
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Reports `received-all-environments` on a channel.
+struct Ready(mpsc::Sender<Instant>);
+
+impl Handler for Ready {
+    fn add_environment(&mut self, _: EnvironmentParams) {}
+    fn update_environment(&mut self, _: EnvironmentParams) {}
+    fn delete_environment(&mut self, _: String) {}
+    fn received_all_environments(&mut self) {
+        let _ = self.0.send(Instant::now());
+    }
+    fn key_expired(&mut self, _: String, _: String) {}
+    fn log(&mut self, _: autoconfig_host::LogLevel, _: &str) {}
+}
+
+fn put_event(n: usize) -> Vec<u8> {
+    let entries: Vec<String> = (0..n)
+        .map(|i| {
+            format!(
+                r#""env{i:06}":{{"envId":"env{i:06}","envKey":"key-{i}","envName":"Environment {i}","mobKey":"mob-{i:08}-bbbb","projKey":"proj-{p}","projName":"Project {p}","sdkKey":{{"value":"sdk-{i:08}-cccc"}},"defaultTtl":5,"secureMode":true,"version":1}}"#,
+                p = i / 20
+            )
+        })
+        .collect();
+    format!(
+        "event: put\ndata: {{\"path\":\"/\",\"data\":{{\"environments\":{{{}}}}}}}\n\n",
+        entries.join(",")
+    )
+    .into_bytes()
+}
+
+fn bench(c: &mut Criterion) {
+    let runtime = Runtime::built(Limits::default()).expect("the built component loads");
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio");
+    let mut group = c.benchmark_group("first byte to ready");
+    group.sample_size(10);
+    for n in [1_000, 10_000] {
+        let event = put_event(n);
+        group.bench_with_input(BenchmarkId::from_parameter(n), &event, |b, event| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    total += tokio.block_on(one_put(&runtime, event));
+                }
+                total
+            })
+        });
+    }
+    group.finish();
+}
+
+/// Serves one connection that sends `event` in 64 KiB writes, runs the runner against it, and
+/// returns the time from the first write to `ready`.
+async fn one_put(runtime: &Runtime, event: &[u8]) -> Duration {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (first_tx, first_rx) = tokio::sync::oneshot::channel::<Instant>();
+    let body = event.to_vec();
+    let server = tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.expect("accept");
+        let mut request = [0u8; 4096];
+        let _ = socket.read(&mut request).await;
+        let head =
+            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\n\r\n";
+        socket.write_all(head.as_bytes()).await.expect("head");
+        let start = Instant::now();
+        let _ = first_tx.send(start);
+        for chunk in body.chunks(64 * 1024) {
+            socket.write_all(chunk).await.expect("body");
+        }
+        // Keep the connection open until the client is done.
+        tokio::time::sleep(Duration::from_secs(30)).await;
+    });
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let mut driver = Driver::new(runtime, Ready(ready_tx)).expect("instantiate");
+    let config = StreamConfig::new("bench-key", format!("http://{addr}"));
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let run = runner::run(&mut driver, &config, async {
+        let _ = stop_rx.await;
+    });
+    let watcher = async {
+        loop {
+            if let Ok(done) = ready_rx.try_recv() {
+                let _ = stop_tx.send(());
+                return done;
+            }
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        }
+    };
+    let (_, done) = tokio::join!(run, watcher);
+    server.abort();
+    let start = first_rx.await.expect("the server wrote");
+    done.duration_since(start)
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
