@@ -48,7 +48,10 @@ pub fn put_of(n: usize) -> String {
             )
         })
         .collect();
-    format!(r#"{{"path":"/","data":{{"environments":{{{}}}}}}}"#, entries.join(","))
+    format!(
+        r#"{{"path":"/","data":{{"environments":{{{}}}}}}}"#,
+        entries.join(",")
+    )
 }
 
 fn bench(c: &mut Criterion) {
@@ -68,7 +71,14 @@ fn bench(c: &mut Criterion) {
         let mut warm = Machine::new();
         warm.on_event("put", &data, 1_800_000_000_000, &mut Count::default());
         group.bench_with_input(BenchmarkId::new("unchanged", n), &data, |b, data| {
-            b.iter(|| warm.on_event("put", black_box(data), 1_800_000_000_000, &mut Count::default()))
+            b.iter(|| {
+                warm.on_event(
+                    "put",
+                    black_box(data),
+                    1_800_000_000_000,
+                    &mut Count::default(),
+                )
+            })
         });
     }
     group.finish();
