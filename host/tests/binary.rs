@@ -1,0 +1,316 @@
+//! End-to-end tests of the `autoconfig-host` binary: the `--demo` story's stdout checked line by
+//! line against the JSON-lines contract, exit codes (1 for a refused key, 2 for bad usage, 0 on
+//! SIGTERM), and no key on stderr.
+
+mod common;
+
+use std::io::Read;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use autoconfig_host::output::CallLine;
+use common::{Reply, TestServer, poll_until_blocking, put, send};
+
+/// The runner binary built with this package.
+const BIN: &str = env!("CARGO_BIN_EXE_autoconfig-host");
+
+/// The longest a child may take to finish: the demo story plays for about 9 s, and the binary
+/// compiles the component at startup.
+const CHILD_DEADLINE: Duration = Duration::from_secs(60);
+
+/// A running `autoconfig-host` whose stdout and stderr are collected by two threads. Killed and
+/// reaped on drop if it is still running.
+struct Host {
+    child: Child,
+    stdout: Arc<Mutex<Vec<u8>>>,
+    stderr: Arc<Mutex<Vec<u8>>>,
+    readers: Vec<JoinHandle<()>>,
+}
+
+impl Host {
+    /// Starts the binary with `args` and none of its environment variables set.
+    fn start(args: &[&str]) -> Host {
+        let mut child = Command::new(BIN)
+            .args(args)
+            .env_remove("AUTO_CONFIG_KEY")
+            .env_remove("STREAM_URI")
+            .env_remove("RUST_LOG")
+            .env("NO_PROXY", "127.0.0.1,localhost")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the autoconfig-host binary starts");
+        let stdout = Arc::new(Mutex::new(Vec::new()));
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let readers = vec![
+            collect(child.stdout.take().expect("stdout is piped"), &stdout),
+            collect(child.stderr.take().expect("stderr is piped"), &stderr),
+        ];
+        Host {
+            child,
+            stdout,
+            stderr,
+            readers,
+        }
+    }
+
+    /// Waits for the child to exit (failing after [`CHILD_DEADLINE`]) and for its output.
+    fn wait(&mut self) -> ExitStatus {
+        let mut status = None;
+        let exited = poll_until_blocking(CHILD_DEADLINE, || {
+            status = self.child.try_wait().expect("try_wait works");
+            status.is_some()
+        });
+        assert!(
+            exited,
+            "autoconfig-host did not exit in time; stderr:\n{}",
+            self.stderr()
+        );
+        for reader in self.readers.drain(..) {
+            reader.join().expect("an output reader does not panic");
+        }
+        status.expect("the child exited")
+    }
+
+    /// Waits for the child's exit code.
+    fn code(&mut self) -> i32 {
+        let status = self.wait();
+        status
+            .code()
+            .unwrap_or_else(|| panic!("no exit code (killed by a signal?): {status:?}"))
+    }
+
+    fn stdout(&self) -> String {
+        String::from_utf8(self.stdout.lock().expect("not poisoned").clone())
+            .expect("stdout is UTF-8")
+    }
+
+    fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.lock().expect("not poisoned")).into_owned()
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Copies `from` into `into` until EOF, on a thread.
+fn collect(mut from: impl Read + Send + 'static, into: &Arc<Mutex<Vec<u8>>>) -> JoinHandle<()> {
+    let into = Arc::clone(into);
+    std::thread::spawn(move || {
+        let mut buf = [0_u8; 4096];
+        loop {
+            match from.read(&mut buf) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => into
+                    .lock()
+                    .expect("not poisoned")
+                    .extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+}
+
+/// Parses stdout: it must end with a newline, and each line must be one JSON object of the
+/// contract.
+fn call_lines(stdout: &str) -> Vec<CallLine> {
+    assert!(
+        stdout.is_empty() || stdout.ends_with('\n'),
+        "stdout ends with a complete line: {stdout:?}"
+    );
+    stdout
+        .lines()
+        .map(|line| {
+            let value: serde_json::Value =
+                serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}"));
+            assert!(value.is_object(), "not a JSON object: {line:?}");
+            serde_json::from_value(value)
+                .unwrap_or_else(|e| panic!("not a contract line ({e}): {line:?}"))
+        })
+        .collect()
+}
+
+/// A tokio runtime for the test servers of a blocking test.
+fn server_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
+#[test]
+fn demo_plays_the_story_and_exits_0() {
+    let mut host = Host::start(&["--demo"]);
+    assert_eq!(host.code(), 0, "stderr:\n{}", host.stderr());
+    let lines = call_lines(&host.stdout());
+    let ops: Vec<String> = lines.iter().map(common::op).collect();
+    let summary: Vec<String> = ops
+        .iter()
+        .map(|op| {
+            // Drop versions and old keys: the story is about which callback, for which env.
+            let mut words = op.split(' ');
+            let verb = words.next().unwrap_or_default();
+            let id = words
+                .next()
+                .map(|w| w.split('@').next().unwrap_or_default())
+                .unwrap_or_default();
+            format!("{verb} {id}").trim().to_owned()
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            "add dev-alice",
+            "add production",
+            "add staging",
+            "ready",
+            "update staging",
+            "update production",
+            "key-expired production",
+            "delete dev-alice",
+            "update production",
+            "add qa",
+            "ready",
+        ],
+        "stdout:\n{}",
+        host.stdout()
+    );
+    match &lines[5] {
+        CallLine::Update { env } => {
+            assert_eq!(env.sdk_key, "sdk-prod-0001-7777");
+            assert_eq!(env.expiring_sdk_key.as_deref(), Some("sdk-prod-0000-1111"));
+            assert!(env.expires_at.is_some(), "the expiry is reported");
+        }
+        other => panic!("line 6 is not an update: {other:?}"),
+    }
+    assert_eq!(
+        lines[6],
+        CallLine::KeyExpired {
+            env_id: "production".into(),
+            old_key: "sdk-prod-0000-1111".into()
+        }
+    );
+    match &lines[8] {
+        CallLine::Update { env } => assert_eq!(env.expiring_sdk_key, None),
+        other => panic!("line 9 is not an update: {other:?}"),
+    }
+}
+
+#[test]
+fn refused_key_exits_1_after_one_request_without_printing_the_key() {
+    let rt = server_runtime();
+    let server = rt.block_on(TestServer::start(vec![
+        Reply::status(401),
+        Reply::sse(vec![send(put(&[("a", 1)]))]),
+    ]));
+    let key = "relk-QWERTYzxcvbnmPLMOKNIJ-uhbygv-wsxTAIL";
+    let mut host = Host::start(&[
+        "--key",
+        key,
+        "--stream-uri",
+        &server.uri(),
+        "--log-level",
+        "trace",
+    ]);
+    assert_eq!(host.code(), 1, "stderr:\n{}", host.stderr());
+    assert_eq!(server.count(), 1, "no retry after a refused key");
+    assert_eq!(
+        server.requests()[0].header("authorization").as_deref(),
+        Some(key)
+    );
+    assert_eq!(host.stdout(), "", "no callbacks");
+    let stderr = host.stderr();
+    assert!(
+        stderr
+            .to_lowercase()
+            .contains("invalid auto-configuration key"),
+        "stderr names the problem:\n{stderr}"
+    );
+    // At most the last 4 characters may appear: no 5-character piece of the key may.
+    let chars: Vec<char> = key.chars().collect();
+    for piece in chars.windows(5) {
+        let piece: String = piece.iter().collect();
+        assert!(
+            !stderr.contains(&piece),
+            "stderr shows {piece:?} of the key:\n{stderr}"
+        );
+    }
+}
+
+#[test]
+fn no_key_is_a_usage_error() {
+    let mut host = Host::start(&["--stream-uri", "http://127.0.0.1:9"]);
+    assert_eq!(host.code(), 2);
+    let stderr = host.stderr();
+    assert!(stderr.contains("--key"), "{stderr}");
+    assert!(stderr.contains("AUTO_CONFIG_KEY"), "{stderr}");
+    assert_eq!(host.stdout(), "");
+}
+
+#[test]
+fn missing_component_is_a_usage_error() {
+    let mut host = Host::start(&[
+        "--key",
+        "k",
+        "--stream-uri",
+        "http://127.0.0.1:9",
+        "--component",
+        "/nonexistent",
+    ]);
+    assert_eq!(host.code(), 2);
+    let stderr = host.stderr();
+    assert!(stderr.contains("/nonexistent"), "{stderr}");
+}
+
+#[test]
+fn bad_duration_is_a_usage_error() {
+    let mut host = Host::start(&["--key", "k", "--read-timeout", "banana"]);
+    assert_eq!(host.code(), 2);
+    assert!(host.stderr().contains("banana"), "{}", host.stderr());
+}
+
+#[test]
+fn sigterm_while_connected_exits_0_with_complete_lines() {
+    for signal in ["-TERM", "-INT"] {
+        stop_with_signal(signal);
+    }
+}
+
+/// Runs the host on a live stream, sends it `signal` once it has the put, and checks the exit.
+fn stop_with_signal(signal: &str) {
+    let rt = server_runtime();
+    let server = rt.block_on(TestServer::start(vec![Reply::sse(vec![send(put(&[
+        ("a", 1),
+        ("b", 1),
+    ]))])]));
+    let mut host = Host::start(&["--key", "k", "--stream-uri", &server.uri()]);
+    let ready = poll_until_blocking(CHILD_DEADLINE, || {
+        host.stdout().contains(r#"{"op":"ready"}"#)
+    });
+    assert!(ready, "the host got the put; stderr:\n{}", host.stderr());
+    let pid = host.child.id().to_string();
+    let killed = Command::new("kill")
+        .args([signal, &pid])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let started = std::time::Instant::now();
+    assert_eq!(host.code(), 0, "{signal}: stderr:\n{}", host.stderr());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "prompt exit: {:?}",
+        started.elapsed()
+    );
+    let ops: Vec<String> = call_lines(&host.stdout()).iter().map(common::op).collect();
+    assert_eq!(ops, ["add a@1", "add b@1", "ready"]);
+    assert_eq!(server.count(), 1);
+}
