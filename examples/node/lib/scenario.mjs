@@ -1,0 +1,260 @@
+// The shared scenario corpus (tests/scenarios/*.json) run through the transpiled component: the
+// Node counterpart of tests/src/scenario.rs, with the same file format and the same checks
+// (exact callbacks in their JSON-lines form, restart directive, next deadline, log fragments).
+
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { AutoconfigClient, envJson, lines } from './autoconfig.mjs';
+import { hasLoneSurrogate, parse } from './json-raw.mjs';
+
+/** <repo>/tests/scenarios */
+export const CORPUS_DIR = resolve(
+  dirname(fileURLToPath(import.meta.url)),
+  '../../../tests/scenarios',
+);
+
+const U64_MAX = (1n << 64n) - 1n;
+const I64_MIN = -(1n << 63n);
+const I64_MAX = (1n << 63n) - 1n;
+
+/** The scenario files, sorted by name (byte order, like the Rust runner's path sort). */
+export function corpusFiles(dir = CORPUS_DIR) {
+  let names;
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return names
+    .filter((n) => n.endsWith('.json'))
+    .sort((a, b) => (Buffer.from(a) < Buffer.from(b) ? -1 : Buffer.from(a) > Buffer.from(b) ? 1 : 0))
+    .map((n) => join(dir, n));
+}
+
+// ---- strict decoding (the Rust structs use deny_unknown_fields) ----
+
+function fields(node, where, allowed) {
+  if (node.kind !== 'object') throw new Error(`${where}: expected an object`);
+  if (node.duplicate) throw new Error(`${where}: duplicate field \`${node.duplicate}\``);
+  for (const key of node.value.keys()) {
+    if (!allowed.includes(key)) {
+      throw new Error(`${where}: unknown field \`${key}\`, expected one of ${allowed.join(', ')}`);
+    }
+  }
+  return node.value;
+}
+const absent = (n) => n === undefined || n.kind === 'null';
+function string(n, where, required = true) {
+  if (absent(n)) {
+    if (required) throw new Error(`${where}: missing string`);
+    return null;
+  }
+  if (n.kind !== 'string') throw new Error(`${where}: expected a string`);
+  return n.value;
+}
+function int(n, where, min, max, required = true) {
+  if (absent(n)) {
+    if (required) throw new Error(`${where}: missing integer`);
+    return null;
+  }
+  if (n.kind !== 'integer' || n.value < min || n.value > max) {
+    throw new Error(`${where}: expected an integer in [${min}, ${max}]`);
+  }
+  return n.value;
+}
+const u64 = (n, where, required) => int(n, where, 0n, U64_MAX, required);
+const i64 = (n, where) => int(n, where, I64_MIN, I64_MAX, true);
+function bool(n, where) {
+  if (absent(n) || n.kind !== 'boolean') throw new Error(`${where}: expected a boolean`);
+  return n.value;
+}
+
+/** An expected callback, decoded and turned into its canonical JSON line. */
+function expectedLine(node, where) {
+  if (node.kind !== 'object') throw new Error(`${where}: expected an object`);
+  const op = string(node.value.get('op'), `${where}.op`);
+  switch (op) {
+    case 'add':
+    case 'update': {
+      const f = fields(node, where, ['op', 'env']);
+      if (f.get('env') === undefined) throw new Error(`${where}: missing field \`env\``);
+      const e = fields(f.get('env'), `${where}.env`, [
+        'envId', 'envKey', 'envName', 'projKey', 'projName', 'sdkKey', 'mobKey',
+        'expiringSdkKey', 'expiresAt', 'ttlMinutes', 'secureMode', 'version',
+      ]);
+      const w = (k) => `${where}.env.${k}`;
+      const expiringKey = string(e.get('expiringSdkKey'), w('expiringSdkKey'), false);
+      const expiresAt = u64(e.get('expiresAt'), w('expiresAt'), false);
+      // The JSON form cannot tell "no expiring key" from "a key without expiry" apart from
+      // the key itself; build the same params shape the component gives.
+      const params = {
+        envId: string(e.get('envId'), w('envId')),
+        envKey: string(e.get('envKey'), w('envKey')),
+        envName: string(e.get('envName'), w('envName')),
+        projectKey: string(e.get('projKey'), w('projKey')),
+        projectName: string(e.get('projName'), w('projName')),
+        sdkKey: string(e.get('sdkKey'), w('sdkKey')),
+        mobileKey: string(e.get('mobKey'), w('mobKey')),
+        expiringSdkKey: expiringKey === null ? null : { key: expiringKey, expiresAt },
+        defaultTtlMinutes: i64(e.get('ttlMinutes'), w('ttlMinutes')),
+        secureMode: bool(e.get('secureMode'), w('secureMode')),
+        version: i64(e.get('version'), w('version')),
+      };
+      if (expiringKey === null && expiresAt !== null) {
+        // Representable in the JSON form; compare it literally.
+        return `{"op":"${op}","env":${envJson(params).replace('"expiresAt":null', `"expiresAt":${expiresAt}`)}}`;
+      }
+      return op === 'add' ? lines.add(params) : lines.update(params);
+    }
+    case 'delete': {
+      const f = fields(node, where, ['op', 'envId']);
+      return lines.delete(string(f.get('envId'), `${where}.envId`));
+    }
+    case 'ready':
+      fields(node, where, ['op']);
+      return lines.ready();
+    case 'key-expired': {
+      const f = fields(node, where, ['op', 'envId', 'oldKey']);
+      return lines.keyExpired(string(f.get('envId'), `${where}.envId`), string(f.get('oldKey'), `${where}.oldKey`));
+    }
+    default:
+      throw new Error(`${where}: unknown op \`${op}\``);
+  }
+}
+
+/** Decodes a scenario file's text. Throws on anything the Rust runner would reject. */
+export function decodeScenario(text) {
+  const root = parse(text);
+  const top = fields(root, 'scenario', ['name', 'description', 'settings', 'steps']);
+  const scenario = {
+    name: string(top.get('name'), 'name'),
+    description: string(top.get('description'), 'description', false) ?? '',
+    settings: null,
+    steps: [],
+  };
+  if (!absent(top.get('settings'))) {
+    const s = fields(top.get('settings'), 'settings', ['maxMessageBytes']);
+    scenario.settings = { maxMessageBytes: u64(s.get('maxMessageBytes'), 'settings.maxMessageBytes') };
+  }
+  const steps = top.get('steps');
+  if (!steps || steps.kind !== 'array') throw new Error('steps: expected an array');
+  steps.value.forEach((node, index) => {
+    const where = `steps[${index}]`;
+    const f = fields(node, where, ['event', 'data', 'now', 'tick', 'expect']);
+    if (f.get('expect') === undefined) throw new Error(`${where}: missing field \`expect\``);
+    const x = fields(f.get('expect'), `${where}.expect`, ['calls', 'restart', 'nextDeadline', 'logs']);
+    const calls = x.get('calls');
+    if (!calls || calls.kind !== 'array') throw new Error(`${where}.expect.calls: expected an array`);
+    const logs = x.get('logs');
+    if (logs !== undefined && logs.kind !== 'array') throw new Error(`${where}.expect.logs: expected an array`);
+    scenario.steps.push({
+      event: string(f.get('event'), `${where}.event`, false),
+      data: absent(f.get('data')) ? null : f.get('data'),
+      now: u64(f.get('now'), `${where}.now`, false),
+      tick: u64(f.get('tick'), `${where}.tick`, false),
+      expect: {
+        calls: calls.value.map((c, i) => expectedLine(c, `${where}.expect.calls[${i}]`)),
+        restart: string(x.get('restart'), `${where}.expect.restart`, false),
+        nextDeadline: u64(x.get('nextDeadline'), `${where}.expect.nextDeadline`, false),
+        logs: (logs ? logs.value : []).map((l, i) => {
+          const lf = fields(l, `${where}.expect.logs[${i}]`, ['level', 'contains']);
+          return {
+            level: string(lf.get('level'), `${where}.expect.logs[${i}].level`),
+            contains: string(lf.get('contains'), `${where}.expect.logs[${i}].contains`),
+          };
+        }),
+      },
+    });
+  });
+  return scenario;
+}
+
+/** Loads a scenario file. */
+export function loadScenario(path) {
+  try {
+    return decodeScenario(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new Error(`${path}: ${e.message}`);
+  }
+}
+
+/** The event data as text: a JSON string as is, any other JSON value as its source text. */
+function dataText(step) {
+  if (step.data === null) return '';
+  if (step.data.kind === 'string') {
+    if (hasLoneSurrogate(step.data.value)) throw new Error('bad data string: lone surrogate');
+    return step.data.value;
+  }
+  return step.data.raw;
+}
+
+/**
+ * Runs a scenario on a fresh instance of the component. Returns the list of mismatches (empty
+ * when it passed); throws on a malformed step or a trap, as the Rust runner fails.
+ */
+export function runScenario(component, scenario) {
+  const calls = [];
+  const logs = [];
+  const handler = {
+    addEnvironment: (p) => calls.push(lines.add(p)),
+    updateEnvironment: (p) => calls.push(lines.update(p)),
+    deleteEnvironment: (id) => calls.push(lines.delete(id)),
+    receivedAllEnvironments: () => calls.push(lines.ready()),
+    keyExpired: (id, key) => calls.push(lines.keyExpired(id, key)),
+    log: (level, message) => logs.push([level, message]),
+  };
+  const client = new AutoconfigClient(component, handler);
+  if (scenario.settings) client.configure(scenario.settings);
+  const errors = [];
+  scenario.steps.forEach((step, index) => {
+    logs.length = 0;
+    let restart;
+    let deadline;
+    if (step.event !== null && step.tick === null) {
+      if (step.now === null) throw new Error(`step ${index}: an event step needs \`now\``);
+      let data;
+      try {
+        data = dataText(step);
+      } catch (e) {
+        throw new Error(`step ${index}: ${e.message}`);
+      }
+      try {
+        ({ restart, nextDeadline: deadline } = client.onEvent(step.event, data, step.now));
+      } catch (e) {
+        throw new Error(`step ${index}: ${e.message}`);
+      }
+    } else if (step.event === null && step.tick !== null) {
+      restart = null;
+      try {
+        deadline = client.tick(step.tick);
+      } catch (e) {
+        throw new Error(`step ${index}: ${e.message}`);
+      }
+    } else {
+      throw new Error(`step ${index}: give exactly one of \`event\` and \`tick\``);
+    }
+    const actual = calls.splice(0);
+    const expected = step.expect.calls;
+    if (actual.length !== expected.length || actual.some((l, i) => l !== expected[i])) {
+      errors.push(
+        `step ${index}: callbacks differ\n  expected: [${expected.join(', ')}]\n  actual:   [${actual.join(', ')}]`,
+      );
+    }
+    if (restart !== step.expect.restart) {
+      errors.push(`step ${index}: restart ${restart}, expected ${step.expect.restart}`);
+    }
+    if (deadline !== step.expect.nextDeadline) {
+      errors.push(`step ${index}: next deadline ${deadline}, expected ${step.expect.nextDeadline}`);
+    }
+    for (const want of step.expect.logs) {
+      if (!logs.some(([l, m]) => l === want.level && m.includes(want.contains))) {
+        errors.push(
+          `step ${index}: no ${want.level} log containing ${JSON.stringify(want.contains)}; logs: ${JSON.stringify(logs)}`,
+        );
+      }
+    }
+  });
+  return errors;
+}
