@@ -11,41 +11,7 @@ use crate::error::Error;
 use crate::handler::{EnvironmentParams, ExpiringKey, Handler, LogLevel};
 use crate::runtime::Runtime;
 
-/// The default limit on event data (16 MiB), the same as the component's.
-pub const DEFAULT_MAX_MESSAGE_BYTES: u64 = 16 * 1024 * 1024;
-
-/// Why the host must restart the stream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum RestartReason {
-    /// The server sent `reconnect`: reconnect promptly.
-    ReconnectRequested,
-    /// The event's data was malformed: reconnect with backoff.
-    MalformedData,
-}
-
-/// What the host must do after an event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Directive {
-    /// Restart the stream, and why.
-    pub restart: Option<RestartReason>,
-    /// When `tick` is next needed, in ms since the Unix epoch.
-    pub next_deadline: Option<u64>,
-}
-
-/// Settings of the state machine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Settings {
-    /// Event data longer than this is malformed; the driver rejects it before the guest sees it.
-    pub max_message_bytes: u64,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
-        }
-    }
-}
+pub use relay_autoconfig::{DEFAULT_MAX_MESSAGE_BYTES, Directive, RestartReason, Settings};
 
 /// The store's data: the user's handler plus the limiter.
 struct HostState<H> {

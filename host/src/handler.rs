@@ -1,40 +1,6 @@
 //! The proxy's side of the contract: the callbacks the component makes, as a Rust trait.
 
-/// An old SDK key that stays valid until `expires_at`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ExpiringKey {
-    /// The old SDK key.
-    pub key: String,
-    /// Expiry in ms since the Unix epoch; `None` when the stream gave none.
-    pub expires_at: Option<u64>,
-}
-
-/// Everything the proxy needs to serve one environment.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct EnvironmentParams {
-    /// The environment ID.
-    pub env_id: String,
-    /// The environment key.
-    pub env_key: String,
-    /// The environment's display name.
-    pub env_name: String,
-    /// The project key.
-    pub project_key: String,
-    /// The project's display name.
-    pub project_name: String,
-    /// The current SDK key.
-    pub sdk_key: String,
-    /// The mobile key.
-    pub mobile_key: String,
-    /// The expiring SDK key, while it is still valid.
-    pub expiring_sdk_key: Option<ExpiringKey>,
-    /// Default TTL in minutes (0: not set).
-    pub default_ttl_minutes: i64,
-    /// Whether secure mode is required.
-    pub secure_mode: bool,
-    /// The configuration version.
-    pub version: i64,
-}
+pub use relay_autoconfig::{EnvironmentParams, ExpiringKey};
 
 /// Severity of a log line from the component.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

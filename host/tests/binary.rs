@@ -314,3 +314,135 @@ fn stop_with_signal(signal: &str) {
     assert_eq!(ops, ["add a@1", "add b@1", "ready"]);
     assert_eq!(server.count(), 1);
 }
+
+/// A user's own script, played by `--demo --script FILE` and by the `serve` subcommand.
+const OWN_SCRIPT: &str = r#"{"connections": [[
+  {"delayMs": 50, "event": "put", "data": {"path": "/", "data": {"environments": {
+    "mine": {"envId": "mine", "sdkKey": {"value": "sdk-mine", "expiring": {"value": "sdk-old", "timestamp": "{{now+600000}}"}}, "version": 4}}}}},
+  {"delayMs": 50, "event": "delete", "data": "{\"path\":\"/environments/mine\",\"version\":5}"},
+  {"delayMs": 200, "comment": " the end"}
+]]}"#;
+
+fn write_temp(name: &str, text: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("autoconfig-{}-{name}", std::process::id()));
+    std::fs::write(&path, text).expect("write a temp file");
+    path
+}
+
+#[test]
+fn demo_plays_a_user_script() {
+    let script = write_temp("script.json", OWN_SCRIPT);
+    let mut host = Host::start(&["--demo", "--script", script.to_str().expect("utf-8 path")]);
+    assert_eq!(host.code(), 0, "stderr:\n{}", host.stderr());
+    let lines = call_lines(&host.stdout());
+    let _ = std::fs::remove_file(&script);
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    match &lines[0] {
+        CallLine::Add { env } => {
+            assert_eq!((env.env_id.as_str(), env.version), ("mine", 4));
+            assert_eq!(env.expiring_sdk_key.as_deref(), Some("sdk-old"));
+            let at = env.expires_at.expect("an expiry time from {{now+600000}}");
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .expect("after 1970")
+                .as_millis() as u64;
+            assert!(at > now + 500_000 && at < now + 700_000, "{at} vs {now}");
+        }
+        other => panic!("expected the add, got {other:?}"),
+    }
+    assert_eq!(lines[1], CallLine::Ready);
+    assert_eq!(
+        lines[2],
+        CallLine::Delete {
+            env_id: "mine".into()
+        }
+    );
+}
+
+#[test]
+fn serve_subcommand_streams_a_script() {
+    let script = write_temp("serve.json", OWN_SCRIPT);
+    let mut server = Host::start(&[
+        "serve",
+        "--script",
+        script.to_str().expect("utf-8 path"),
+        "--port",
+        "0",
+    ]);
+    let mut addr = None;
+    let found = poll_until_blocking(CHILD_DEADLINE, || {
+        addr = server.stderr().lines().find_map(|l| {
+            l.split("stream URI ")
+                .nth(1)
+                .map(|rest| rest.trim_end_matches(')').to_owned())
+        });
+        addr.is_some()
+    });
+    assert!(
+        found,
+        "serve printed its address; stderr:\n{}",
+        server.stderr()
+    );
+    let uri = addr.expect("found");
+    let mut host = Host::start(&["--key", "any-key", "--stream-uri", &uri]);
+    let got_three = poll_until_blocking(CHILD_DEADLINE, || host.stdout().lines().count() >= 3);
+    assert!(
+        got_three,
+        "stdout: {}\nstderr: {}",
+        host.stdout(),
+        host.stderr()
+    );
+    let ops: Vec<CallLine> = call_lines(&host.stdout());
+    assert!(matches!(&ops[0], CallLine::Add { env } if env.env_id == "mine"));
+    assert_eq!(
+        ops[1..],
+        [
+            CallLine::Ready,
+            CallLine::Delete {
+                env_id: "mine".into()
+            }
+        ]
+    );
+    for child in [&mut host, &mut server] {
+        let pid = child.child.id().to_string();
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill runs");
+        assert_eq!(child.code(), 0);
+    }
+    let _ = std::fs::remove_file(&script);
+}
+
+#[test]
+fn ca_file_must_hold_a_pem_certificate() {
+    let good = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/test-ca.pem");
+    let mut host = Host::start(&["--demo", "--ca-file", good]);
+    assert_eq!(
+        host.code(),
+        0,
+        "a valid extra CA is accepted; stderr:\n{}",
+        host.stderr()
+    );
+    let garbage = write_temp("garbage.pem", "not a certificate\n");
+    for (path, fragment) in [
+        (garbage.to_str().expect("utf-8"), "no PEM certificate"),
+        ("/nonexistent/ca.pem", "cannot use the CA file"),
+    ] {
+        let mut host = Host::start(&[
+            "--key",
+            "k",
+            "--stream-uri",
+            "http://127.0.0.1:9",
+            "--ca-file",
+            path,
+        ]);
+        assert_eq!(host.code(), 2, "{path}");
+        assert!(
+            host.stderr().contains(fragment),
+            "{path}: {}",
+            host.stderr()
+        );
+    }
+    let _ = std::fs::remove_file(&garbage);
+}

@@ -520,3 +520,52 @@ fn rotation_put(in_ms: u64) -> String {
     let data = json!({"path": "/", "data": {"environments": {"a": rotated}}});
     event("put", &data.to_string())
 }
+
+#[tokio::test]
+async fn oversized_events_restart_the_stream_with_backoff() {
+    use autoconfig_host::Settings;
+    // 300 bytes: the component's limit rejects it. 5,000 bytes: the SSE parser drops it
+    // before it is even buffered whole (its limit is the component's plus 1 KiB).
+    let medium = event(
+        "patch",
+        &format!(
+            r#"{{"path":"/environments/m","data":{{"envId":"m","envName":"{}"}}}}"#,
+            "x".repeat(250)
+        ),
+    );
+    let big = event(
+        "patch",
+        &format!(
+            r#"{{"path":"/environments/b","data":{{"envId":"b","envName":"{}"}}}}"#,
+            "y".repeat(5_000)
+        ),
+    );
+    let small = event(
+        "patch",
+        r#"{"path":"/environments/s","data":{"envId":"s","version":1}}"#,
+    );
+    let server = TestServer::start(vec![
+        Reply::sse(vec![send(big), Step::Sleep(ms(5_000))]),
+        Reply::sse(vec![send(medium), Step::Sleep(ms(5_000))]),
+        Reply::sse(vec![send(small)]),
+    ])
+    .await;
+    let running = common::spawn_runner_with(
+        fast_config(&server.uri()),
+        Settings {
+            max_message_bytes: 200,
+        },
+    );
+    running.wait_ops(&["add s@1"]).await;
+    assert_eq!(
+        server.count(),
+        3,
+        "each oversized event ended its connection"
+    );
+    let gaps = server.gaps();
+    assert!(
+        gaps.iter().all(|g| *g >= ms(10)),
+        "never a hot loop: {gaps:?}"
+    );
+    assert_eq!(running.stop().await, Exit::Shutdown);
+}

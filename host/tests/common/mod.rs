@@ -16,7 +16,7 @@ use autoconfig_host::handler::{EnvironmentParams, Handler};
 use autoconfig_host::http::HttpError;
 use autoconfig_host::output::CallLine;
 use autoconfig_host::runner::{self, Exit, StreamConfig};
-use autoconfig_host::{Driver, Limits, Runtime};
+use autoconfig_host::{Driver, Limits, Runtime, Settings};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -453,12 +453,18 @@ pub struct Running {
 
 /// Starts `runner::run` with a [`Recorder`] on a new driver (system clock).
 pub fn spawn_runner(config: StreamConfig) -> Running {
+    spawn_runner_with(config, Settings::default())
+}
+
+/// Like [`spawn_runner`], with the component configured with `settings`.
+pub fn spawn_runner_with(config: StreamConfig, settings: Settings) -> Running {
     init_logs();
     let calls = Calls::default();
     let handler = Recorder(calls.clone());
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let mut driver = Driver::new(runtime(), handler).expect("a driver on the built component");
+        driver.configure(settings).expect("configure");
         let shutdown = async {
             let _ = stopped.await;
         };
