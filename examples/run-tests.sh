@@ -68,6 +68,17 @@ echo "== node --test (examples/node)"
 echo "== pytest (examples/python)"
 (cd "$root/examples/python" && "$venv/bin/python" -m pytest -q -p no:cacheprovider)
 
+echo "== README embedding snippets (examples/node/embed.mjs, examples/python/embed.py)"
+node_out=$(cd "$node_dir" && node embed.mjs)
+py_out=$(cd "$root" && PYTHONPATH=examples/python "$venv/bin/python" examples/python/embed.py 2>/dev/null)
+for out in "$node_out" "$py_out"; do
+  if ! grep -qx "ready" <<<"$out"; then
+    echo "error: a README snippet did not print ready:" >&2
+    echo "$out" >&2
+    exit 1
+  fi
+done
+
 if [[ "$bench" == 1 ]]; then
   echo "== bench: Node.js"
   (cd "$node_dir" && node bench.mjs)
