@@ -7,6 +7,9 @@ use std::hint::black_box;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use relay_autoconfig::{EnvironmentParams, Handler, Level, Machine};
 
+mod fixtures;
+use fixtures::put_of;
+
 /// Counts callbacks and drops everything else.
 #[derive(Default)]
 struct Count(usize);
@@ -30,28 +33,6 @@ impl Handler for Count {
     fn log(&mut self, _: Level, message: fmt::Arguments<'_>) {
         black_box(message);
     }
-}
-
-/// A put of `n` realistic environments, every tenth with an expiring key.
-pub fn put_of(n: usize) -> String {
-    let entries: Vec<String> = (0..n)
-        .map(|i| {
-            let expiring = if i % 10 == 0 {
-                format!(r#","expiring":{{"value":"sdk-old-{i:08}-aaaa","timestamp":1900000000000}}"#)
-            } else {
-                String::new()
-            };
-            format!(
-                r#""env{i:06}":{{"envId":"env{i:06}","envKey":"key-{i}","envName":"Environment {i}","mobKey":"mob-{i:08}-bbbb","projKey":"proj-{p}","projName":"Project {p}","sdkKey":{{"value":"sdk-{i:08}-cccc"{expiring}}},"defaultTtl":5,"secureMode":true,"version":{v}}}"#,
-                p = i / 20,
-                v = i % 7 + 1
-            )
-        })
-        .collect();
-    format!(
-        r#"{{"path":"/","data":{{"environments":{{{}}}}}}}"#,
-        entries.join(",")
-    )
 }
 
 fn bench(c: &mut Criterion) {

@@ -6,6 +6,10 @@ use std::hint::black_box;
 use autoconfig_host::{Driver, EnvironmentParams, Handler, Limits, LogLevel, ManualClock, Runtime};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
+#[path = "../../guest/benches/fixtures/mod.rs"]
+mod fixtures;
+use fixtures::put_of;
+
 /// Counts callbacks; drops logs.
 #[derive(Default)]
 struct Count(usize);
@@ -29,27 +33,6 @@ impl Handler for Count {
     fn log(&mut self, _: LogLevel, message: &str) {
         black_box(message);
     }
-}
-
-fn put_of(n: usize) -> String {
-    let entries: Vec<String> = (0..n)
-        .map(|i| {
-            let expiring = if i % 10 == 0 {
-                format!(r#","expiring":{{"value":"sdk-old-{i:08}-aaaa","timestamp":1900000000000}}"#)
-            } else {
-                String::new()
-            };
-            format!(
-                r#""env{i:06}":{{"envId":"env{i:06}","envKey":"key-{i}","envName":"Environment {i}","mobKey":"mob-{i:08}-bbbb","projKey":"proj-{p}","projName":"Project {p}","sdkKey":{{"value":"sdk-{i:08}-cccc"{expiring}}},"defaultTtl":5,"secureMode":true,"version":{v}}}"#,
-                p = i / 20,
-                v = i % 7 + 1
-            )
-        })
-        .collect();
-    format!(
-        r#"{{"path":"/","data":{{"environments":{{{}}}}}}}"#,
-        entries.join(",")
-    )
 }
 
 fn bench(c: &mut Criterion) {

@@ -10,6 +10,10 @@ use autoconfig_host::{Driver, EnvironmentParams, Handler, Limits, Runtime};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+#[path = "../../guest/benches/fixtures/mod.rs"]
+mod fixtures;
+use fixtures::put_of;
+
 /// Reports `received-all-environments` on a channel.
 struct Ready(mpsc::Sender<Instant>);
 
@@ -24,20 +28,9 @@ impl Handler for Ready {
     fn log(&mut self, _: autoconfig_host::LogLevel, _: &str) {}
 }
 
+/// The put of `n` environments as one SSE event.
 fn put_event(n: usize) -> Vec<u8> {
-    let entries: Vec<String> = (0..n)
-        .map(|i| {
-            format!(
-                r#""env{i:06}":{{"envId":"env{i:06}","envKey":"key-{i}","envName":"Environment {i}","mobKey":"mob-{i:08}-bbbb","projKey":"proj-{p}","projName":"Project {p}","sdkKey":{{"value":"sdk-{i:08}-cccc"}},"defaultTtl":5,"secureMode":true,"version":1}}"#,
-                p = i / 20
-            )
-        })
-        .collect();
-    format!(
-        "event: put\ndata: {{\"path\":\"/\",\"data\":{{\"environments\":{{{}}}}}}}\n\n",
-        entries.join(",")
-    )
-    .into_bytes()
+    format!("event: put\ndata: {}\n\n", put_of(n)).into_bytes()
 }
 
 fn bench(c: &mut Criterion) {
