@@ -2,11 +2,14 @@
 //! receives.
 
 use alloc::string::String;
+use core::fmt;
 
+use crate::mask::Masked;
 use crate::wire::WireEnv;
 
-/// An old SDK key that stays valid until an expiry time, as the proxy is told about it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// An old SDK key that stays valid until an expiry time, as the proxy is told about it. Its
+/// `Debug` shows the key's last 4 characters only.
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct ExpiringKey {
     /// The old SDK key.
     pub key: String,
@@ -14,8 +17,9 @@ pub struct ExpiringKey {
     pub expires_at: Option<u64>,
 }
 
-/// Everything the proxy needs to serve one environment (the WIT `environment-params`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// Everything the proxy needs to serve one environment (the WIT `environment-params`). Its
+/// `Debug` shows keys by their last 4 characters only.
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct EnvironmentParams {
     /// The environment ID.
     pub env_id: String,
@@ -42,7 +46,7 @@ pub struct EnvironmentParams {
 }
 
 /// The expiring key exactly as the stream sent it (a non-empty key and its raw timestamp).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct WireExpiry {
     /// The old SDK key, never empty.
     pub key: String,
@@ -52,7 +56,7 @@ pub struct WireExpiry {
 
 /// An environment as last accepted from the stream. Two of them are equal exactly when the
 /// stream sent the same data, which lets a `put` skip unchanged environments silently.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Environment {
     /// The environment ID.
     pub env_id: String,
@@ -119,10 +123,96 @@ impl Environment {
     }
 }
 
+impl fmt::Debug for ExpiringKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ExpiringKey")
+            .field("key", &Masked(&self.key))
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+impl fmt::Debug for WireExpiry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WireExpiry")
+            .field("key", &Masked(&self.key))
+            .field("timestamp", &self.timestamp)
+            .finish()
+    }
+}
+
+impl fmt::Debug for EnvironmentParams {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EnvironmentParams")
+            .field("env_id", &self.env_id)
+            .field("env_key", &self.env_key)
+            .field("env_name", &self.env_name)
+            .field("project_key", &self.project_key)
+            .field("project_name", &self.project_name)
+            .field("sdk_key", &Masked(&self.sdk_key))
+            .field("mobile_key", &Masked(&self.mobile_key))
+            .field("expiring_sdk_key", &self.expiring_sdk_key)
+            .field("default_ttl_minutes", &self.default_ttl_minutes)
+            .field("secure_mode", &self.secure_mode)
+            .field("version", &self.version)
+            .finish()
+    }
+}
+
+impl fmt::Debug for Environment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Environment")
+            .field("env_id", &self.env_id)
+            .field("env_key", &self.env_key)
+            .field("env_name", &self.env_name)
+            .field("project_key", &self.project_key)
+            .field("project_name", &self.project_name)
+            .field("sdk_key", &Masked(&self.sdk_key))
+            .field("mobile_key", &Masked(&self.mobile_key))
+            .field("expiring", &self.expiring)
+            .field("default_ttl_minutes", &self.default_ttl_minutes)
+            .field("secure_mode", &self.secure_mode)
+            .field("version", &self.version)
+            .finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::wire::{WireExpiring, WireSdkKey};
+
+    #[test]
+    fn debug_never_shows_a_full_key() {
+        let env = Environment::from(WireEnv {
+            env_id: "e".into(),
+            mob_key: "mob-secret-1111".into(),
+            sdk_key: WireSdkKey {
+                value: "sdk-secret-2222".into(),
+                expiring: WireExpiring {
+                    value: "sdk-secret-3333".into(),
+                    timestamp: 9,
+                },
+            },
+            ..WireEnv::default()
+        });
+        let params = env.params(Some(ExpiringKey {
+            key: "sdk-secret-3333".into(),
+            expires_at: Some(9),
+        }));
+        let wire = WireEnv {
+            mob_key: "mob-secret-1111".into(),
+            ..WireEnv::default()
+        };
+        for text in [
+            alloc::format!("{env:?}"),
+            alloc::format!("{params:?}"),
+            alloc::format!("{wire:?}"),
+        ] {
+            assert!(!text.contains("secret"), "{text}");
+        }
+        assert!(alloc::format!("{params:?}").contains("…2222"));
+    }
 
     #[test]
     fn empty_expiring_value_means_none() {

@@ -25,6 +25,17 @@ impl fmt::Display for Last4<'_> {
     }
 }
 
+/// Debug-formats a secret as `"…"` plus its last 4 characters: for `Debug` impls of types that
+/// hold keys, so that `{:?}` never prints a key in full.
+#[derive(Clone, Copy)]
+pub struct Masked<'a>(pub &'a str);
+
+impl fmt::Debug for Masked<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "\"…{}\"", Last4(self.0))
+    }
+}
+
 /// Displays a name or ID from the wire: control characters escaped, at most
 /// [`MAX_LOGGED_CHARS`] characters.
 #[derive(Debug, Clone, Copy)]
@@ -105,6 +116,11 @@ mod tests {
         assert_eq!(format!("{}", Last4("")), "");
         assert_eq!(format!("{}", Last4("ééééé")), "éééé");
         assert_eq!(format!("{}", Last4("xx\n\u{1b}")), "xx\\n\\u{1b}");
+    }
+
+    #[test]
+    fn masked_debug_shows_the_tail_only() {
+        assert_eq!(format!("{:?}", Masked("sdk-12345678")), "\"…5678\"");
     }
 
     #[test]

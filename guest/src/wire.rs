@@ -20,11 +20,13 @@ use alloc::collections::BTreeMap;
 use alloc::string::String;
 use core::fmt;
 
+use crate::mask::Masked;
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 
-/// An environment as the stream sends it (the reference's `EnvironmentRep`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// An environment as the stream sends it (the reference's `EnvironmentRep`). Its `Debug` shows
+/// keys by their last 4 characters only.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct WireEnv {
     /// `envId`: the environment ID.
     pub env_id: String,
@@ -49,7 +51,7 @@ pub struct WireEnv {
 }
 
 /// `sdkKey`: `{"value": "...", "expiring": {...}}`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct WireSdkKey {
     /// `value`: the current SDK key.
     pub value: String,
@@ -58,7 +60,7 @@ pub struct WireSdkKey {
 }
 
 /// `sdkKey.expiring`: `{"value": "...", "timestamp": MS}`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct WireExpiring {
     /// `value`: the old SDK key; empty means there is none.
     pub value: String,
@@ -96,6 +98,41 @@ pub struct DeleteMessage {
     pub path: String,
     /// `version`; 0 when missing.
     pub version: i64,
+}
+
+impl fmt::Debug for WireEnv {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WireEnv")
+            .field("env_id", &self.env_id)
+            .field("env_key", &self.env_key)
+            .field("env_name", &self.env_name)
+            .field("mob_key", &Masked(&self.mob_key))
+            .field("proj_key", &self.proj_key)
+            .field("proj_name", &self.proj_name)
+            .field("sdk_key", &self.sdk_key)
+            .field("default_ttl", &self.default_ttl)
+            .field("secure_mode", &self.secure_mode)
+            .field("version", &self.version)
+            .finish()
+    }
+}
+
+impl fmt::Debug for WireSdkKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WireSdkKey")
+            .field("value", &Masked(&self.value))
+            .field("expiring", &self.expiring)
+            .finish()
+    }
+}
+
+impl fmt::Debug for WireExpiring {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WireExpiring")
+            .field("value", &Masked(&self.value))
+            .field("timestamp", &self.timestamp)
+            .finish()
+    }
 }
 
 /// Why event data could not be decoded.

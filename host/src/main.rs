@@ -20,7 +20,8 @@ use tracing_subscriber::EnvFilter;
 
 /// Runs the relay-autoconfig component on an auto-configuration stream and prints each handler
 /// callback on stdout as a JSON line.
-#[derive(Debug, Parser)]
+// No `Debug`: it holds the key.
+#[derive(Parser)]
 #[command(name = "autoconfig-host", version, about)]
 struct Cli {
     /// The auto-configuration key (sent raw in Authorization).

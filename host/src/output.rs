@@ -40,8 +40,9 @@ pub enum CallLine {
     },
 }
 
-/// An environment's parameters as a JSON object; absent expiring key and expiry are `null`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// An environment's parameters as a JSON object; absent expiring key and expiry are `null`. The
+/// JSON carries the keys in full (the reader needs them); `Debug` shows their last 4 characters.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EnvLine {
     /// The environment ID.
@@ -68,6 +69,29 @@ pub struct EnvLine {
     pub secure_mode: bool,
     /// The configuration version.
     pub version: i64,
+}
+
+impl std::fmt::Debug for EnvLine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use relay_autoconfig::mask::Masked;
+        f.debug_struct("EnvLine")
+            .field("env_id", &self.env_id)
+            .field("env_key", &self.env_key)
+            .field("env_name", &self.env_name)
+            .field("proj_key", &self.proj_key)
+            .field("proj_name", &self.proj_name)
+            .field("sdk_key", &Masked(&self.sdk_key))
+            .field("mob_key", &Masked(&self.mob_key))
+            .field(
+                "expiring_sdk_key",
+                &self.expiring_sdk_key.as_deref().map(Masked),
+            )
+            .field("expires_at", &self.expires_at)
+            .field("ttl_minutes", &self.ttl_minutes)
+            .field("secure_mode", &self.secure_mode)
+            .field("version", &self.version)
+            .finish()
+    }
 }
 
 impl From<EnvironmentParams> for EnvLine {

@@ -21,8 +21,8 @@ use crate::handler::Handler;
 use crate::http::{self, HttpError};
 use crate::sse::{Item, Parser};
 
-/// How the runner connects and reconnects.
-#[derive(Debug, Clone)]
+/// How the runner connects and reconnects. Its `Debug` shows the key's last 4 characters only.
+#[derive(Clone)]
 pub struct StreamConfig {
     /// The auto-configuration key, sent raw in `Authorization`.
     pub key: String,
@@ -50,6 +50,19 @@ impl StreamConfig {
             backoff: BackoffConfig::default(),
             ca_file: None,
         }
+    }
+}
+
+impl std::fmt::Debug for StreamConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamConfig")
+            .field("key", &relay_autoconfig::mask::Masked(&self.key))
+            .field("stream_uri", &self.stream_uri)
+            .field("read_timeout", &self.read_timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("backoff", &self.backoff)
+            .field("ca_file", &self.ca_file)
+            .finish()
     }
 }
 
@@ -321,4 +334,17 @@ fn describe(e: &reqwest::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_masks_the_key() {
+        let config = StreamConfig::new("rel-0123456789-abcd", "https://example.test");
+        let text = format!("{config:?}");
+        assert!(!text.contains("0123456789"), "{text}");
+        assert!(text.contains("…abcd"), "{text}");
+    }
 }
