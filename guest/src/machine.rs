@@ -302,6 +302,9 @@ impl Machine {
     }
 
     fn patch(&mut self, data: &str, now: u64, h: &mut impl Handler) -> Option<RestartReason> {
+        // Two passes over a (small) patch: the path alone decides whether `data` is decoded at
+        // all, so a patch for another kind of object is ignored even if its data is not an
+        // environment (rule 2).
         let path = match wire::decode::<PatchPath>(data) {
             Ok(p) => p.path,
             Err(e) => return Self::malformed("patch", &e, h),
