@@ -154,6 +154,12 @@ impl Guest for Component {
         with_machine(|m| {
             m.configure(Settings {
                 max_message_bytes: settings.max_message_bytes,
+                log_level: match settings.log_level {
+                    logging::Level::Trace | logging::Level::Debug => Level::Debug,
+                    logging::Level::Info => Level::Info,
+                    logging::Level::Warn => Level::Warn,
+                    logging::Level::Error | logging::Level::Critical => Level::Error,
+                },
             })
         });
     }

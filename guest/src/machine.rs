@@ -20,12 +20,44 @@ pub const DEFAULT_MAX_MESSAGE_BYTES: u64 = 16 * 1024 * 1024;
 pub struct Settings {
     /// Event data longer than this is malformed and not parsed.
     pub max_message_bytes: u64,
+    /// Log lines below this level are neither formatted nor passed to [`Handler::log`].
+    pub log_level: Level,
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Settings {
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            log_level: Level::Debug,
+        }
+    }
+}
+
+/// Passes every callback through, and log lines at `min` or above.
+struct Filtered<'a, H> {
+    inner: &'a mut H,
+    min: Level,
+}
+
+impl<H: Handler> Handler for Filtered<'_, H> {
+    fn add_environment(&mut self, params: crate::EnvironmentParams) {
+        self.inner.add_environment(params);
+    }
+    fn update_environment(&mut self, params: crate::EnvironmentParams) {
+        self.inner.update_environment(params);
+    }
+    fn delete_environment(&mut self, env_id: &str) {
+        self.inner.delete_environment(env_id);
+    }
+    fn received_all_environments(&mut self) {
+        self.inner.received_all_environments();
+    }
+    fn key_expired(&mut self, env_id: &str, old_key: &str) {
+        self.inner.key_expired(env_id, old_key);
+    }
+    fn log(&mut self, level: Level, message: fmt::Arguments<'_>) {
+        if level >= self.min {
+            self.inner.log(level, message);
         }
     }
 }
@@ -147,6 +179,10 @@ impl Machine {
         now: u64,
         h: &mut impl Handler,
     ) -> Directive {
+        let h = &mut Filtered {
+            inner: h,
+            min: self.settings.log_level,
+        };
         h.log(
             Level::Debug,
             format_args!(
@@ -194,6 +230,10 @@ impl Machine {
     /// Fires every expiry timer due at `now`, in due order (ties by env ID), and returns the
     /// next deadline. Harmless to call early, late or repeatedly.
     pub fn tick(&mut self, now: u64, h: &mut impl Handler) -> Option<u64> {
+        let h = &mut Filtered {
+            inner: h,
+            min: self.settings.log_level,
+        };
         while let Some((due, env_id)) = self.timers.pop_due(now) {
             let Some(Slot::Live { env, timer }) = self.slots.get_mut(&env_id) else {
                 continue;

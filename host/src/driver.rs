@@ -11,7 +11,7 @@ use crate::error::Error;
 use crate::handler::{EnvironmentParams, ExpiringKey, Handler, LogLevel};
 use crate::runtime::Runtime;
 
-pub use relay_autoconfig::{DEFAULT_MAX_MESSAGE_BYTES, Directive, RestartReason, Settings};
+pub use relay_autoconfig::{DEFAULT_MAX_MESSAGE_BYTES, Directive, Level, RestartReason, Settings};
 
 /// The store's data: the user's handler plus the limiter.
 struct HostState<H> {
@@ -103,9 +103,7 @@ impl<H: Handler, C: Clock> Driver<H, C> {
             .pre
             .instantiate(&mut *store)
             .map_err(|e| Error::Trap(format!("{e:#}")))?;
-        let settings = wit::Settings {
-            max_message_bytes: self.settings.max_message_bytes,
-        };
+        let settings = to_wit_settings(self.settings);
         instance
             .relay_autoconfig_client()
             .call_configure(&mut *store, settings)
@@ -149,9 +147,7 @@ impl<H: Handler, C: Clock> Driver<H, C> {
     /// Replaces the settings (kept across instance restarts).
     pub fn configure(&mut self, settings: Settings) -> Result<(), Error> {
         self.settings = settings;
-        let wit_settings = wit::Settings {
-            max_message_bytes: settings.max_message_bytes,
-        };
+        let wit_settings = to_wit_settings(settings);
         self.call(0, |i, s| {
             i.relay_autoconfig_client().call_configure(s, wit_settings)
         })
@@ -278,6 +274,18 @@ impl<H: Handler> logging::Host for HostState<H> {
             logging::Level::Critical => LogLevel::Critical,
         };
         self.handler.log(level, &message);
+    }
+}
+
+fn to_wit_settings(settings: Settings) -> wit::Settings {
+    wit::Settings {
+        max_message_bytes: settings.max_message_bytes,
+        log_level: match settings.log_level {
+            Level::Debug => logging::Level::Debug,
+            Level::Info => logging::Level::Info,
+            Level::Warn => logging::Level::Warn,
+            Level::Error => logging::Level::Error,
+        },
     }
 }
 

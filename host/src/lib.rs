@@ -25,7 +25,7 @@ pub mod runtime;
 pub mod sse;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use driver::{DEFAULT_MAX_MESSAGE_BYTES, Directive, Driver, RestartReason, Settings};
+pub use driver::{DEFAULT_MAX_MESSAGE_BYTES, Directive, Driver, Level, RestartReason, Settings};
 pub use error::Error;
 pub use handler::{EnvironmentParams, ExpiringKey, Handler, LogLevel};
 pub use runtime::{BUILT_COMPONENT, Limits, Runtime};

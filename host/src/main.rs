@@ -160,6 +160,7 @@ async fn async_main(cli: Cli) -> ExitCode {
     };
     if let Err(e) = driver.configure(Settings {
         max_message_bytes: cli.max_message_bytes,
+        log_level: component_log_level(),
     }) {
         tracing::error!("{e}");
         return ExitCode::from(3);
@@ -221,6 +222,18 @@ async fn serve(script: Option<&PathBuf>, port: u16) -> ExitCode {
             tracing::error!("{e}");
             ExitCode::from(3)
         }
+    }
+}
+
+/// The least severe level stderr shows, so the component does not format or send lines that
+/// would be filtered out anyway.
+fn component_log_level() -> autoconfig_host::Level {
+    use tracing::level_filters::LevelFilter;
+    match LevelFilter::current() {
+        LevelFilter::TRACE | LevelFilter::DEBUG => autoconfig_host::Level::Debug,
+        LevelFilter::INFO => autoconfig_host::Level::Info,
+        LevelFilter::WARN => autoconfig_host::Level::Warn,
+        _ => autoconfig_host::Level::Error,
     }
 }
 

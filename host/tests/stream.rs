@@ -554,6 +554,7 @@ async fn oversized_events_restart_the_stream_with_backoff() {
         fast_config(&server.uri()),
         Settings {
             max_message_bytes: 200,
+            ..Settings::default()
         },
     );
     running.wait_ops(&["add s@1"]).await;

@@ -154,6 +154,7 @@ pub fn run(scenario: &Scenario) -> Result<(), String> {
         driver
             .configure(Settings {
                 max_message_bytes: s.max_message_bytes,
+                ..Settings::default()
             })
             .map_err(|e| e.to_string())?;
     }

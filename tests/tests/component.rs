@@ -109,6 +109,7 @@ fn host_rejects_oversized_data_without_copying_it_in() {
     let (mut d, _) = driver();
     d.configure(Settings {
         max_message_bytes: 100,
+        ..Settings::default()
     })
     .expect("configure");
     let big = put_of(10);
@@ -257,4 +258,26 @@ fn compiled_cache_round_trips_and_survives_corruption() {
         "replaced by a good entry"
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn log_level_setting_keeps_filtered_lines_inside_the_guest() {
+    let (mut d, _) = driver();
+    d.configure(Settings {
+        log_level: autoconfig_host::Level::Warn,
+        ..Settings::default()
+    })
+    .expect("configure");
+    d.on_event("put", &put_of(100)).expect("no trap");
+    assert_eq!(d.handler_mut().take().len(), 101);
+    assert!(
+        d.handler().logs.is_empty(),
+        "no info line crossed: {:?}",
+        d.handler().logs.first()
+    );
+    d.on_event("magic", "{}").expect("no trap");
+    assert!(
+        d.handler()
+            .logged(LogLevel::Warn, "Ignoring unrecognized stream event")
+    );
 }

@@ -77,6 +77,11 @@ function big(n) {
   return typeof n === 'bigint' ? n : BigInt(n);
 }
 
+/** The WIT `settings` record: `{ maxMessageBytes: bigint, logLevel: string }`. */
+export function settings({ maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES, logLevel = 'debug' } = {}) {
+  return { maxMessageBytes: big(maxMessageBytes), logLevel };
+}
+
 /**
  * One running instance of the component and the handler that receives its callbacks: the Node
  * counterpart of the Rust `Driver`.
@@ -96,10 +101,10 @@ function big(n) {
  * must restart the stream.
  */
 export class AutoconfigClient {
-  constructor(component, handler, { maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES } = {}) {
+  constructor(component, handler, { maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES, logLevel = 'debug' } = {}) {
     this.component = component;
     this.handler = handler;
-    this.settings = { maxMessageBytes: big(maxMessageBytes) };
+    this.settings = settings({ maxMessageBytes, logLevel });
     this.exports = null;
     /** The next deadline as of the last call (BigInt ms or null). */
     this.nextDeadline = null;
@@ -163,9 +168,12 @@ export class AutoconfigClient {
     }
   }
 
-  /** Replaces the settings (kept across instance restarts). */
-  configure({ maxMessageBytes }) {
-    this.settings = { maxMessageBytes: big(maxMessageBytes) };
+  /**
+   * Replaces the settings (kept across instance restarts). `logLevel` ('debug', 'info', 'warn'
+   * or 'error') is the least severe level the component sends to `log`.
+   */
+  configure({ maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES, logLevel = 'debug' } = {}) {
+    this.settings = settings({ maxMessageBytes, logLevel });
     this.#call((c) => c.configure({ ...this.settings }));
   }
 

@@ -5,13 +5,13 @@
 // next call starts a fresh worker (empty state: restart the stream).
 import { Worker } from 'node:worker_threads';
 
-import { DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_OUT_DIR, TrapError } from './autoconfig.mjs';
+import { DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_OUT_DIR, TrapError, settings } from './autoconfig.mjs';
 
 export class GuardedClient {
-  constructor(handler, { outDir = DEFAULT_OUT_DIR, maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES, callTimeoutMs = 60_000 } = {}) {
+  constructor(handler, { outDir = DEFAULT_OUT_DIR, maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES, logLevel = 'debug', callTimeoutMs = 60_000 } = {}) {
     this.handler = handler;
     this.outDir = outDir;
-    this.settings = { maxMessageBytes: BigInt(maxMessageBytes) };
+    this.settings = settings({ maxMessageBytes, logLevel });
     this.callTimeoutMs = callTimeoutMs;
     this.worker = null;
     this.ready = null;
@@ -92,8 +92,8 @@ export class GuardedClient {
     return run;
   }
 
-  async configure(settings) {
-    this.settings = { maxMessageBytes: BigInt(settings.maxMessageBytes) };
+  async configure(wanted) {
+    this.settings = settings(wanted);
     return this.#serial('configure', [this.settings]);
   }
 

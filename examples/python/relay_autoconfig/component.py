@@ -137,9 +137,10 @@ class Trap(Exception):
     """The guest trapped (or a handler raised); the instance and its state are gone."""
 
 
-def _settings_record(max_message_bytes: int) -> Record:
+def _settings_record(max_message_bytes: int, log_level: str) -> Record:
     r = Record()
     setattr(r, "max-message-bytes", max_message_bytes)
+    setattr(r, "log-level", log_level)
     return r
 
 
@@ -154,10 +155,12 @@ class AutoconfigClient:
         runtime: Runtime,
         handler: Handler,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        log_level: str = "debug",
     ):
         self.runtime = runtime
         self.handler = handler
         self.max_message_bytes = max_message_bytes
+        self.log_level = log_level
         self.next_deadline: Optional[int] = None
         self._linker = self._make_linker()
         self._store: Optional[wasmtime.Store] = None
@@ -202,7 +205,7 @@ class AutoconfigClient:
                 return f
 
             funcs = (func("configure"), func("on-event"), func("tick"))
-            funcs[0](store, _settings_record(self.max_message_bytes))
+            funcs[0](store, _settings_record(self.max_message_bytes, self.log_level))
         except wasmtime.WasmtimeError as e:
             raise Trap(f"cannot instantiate the component: {e}") from e
         self._store = store
@@ -224,10 +227,12 @@ class AutoconfigClient:
             )
             raise Trap(str(e)) from e
 
-    def configure(self, max_message_bytes: int) -> None:
-        """Replaces the settings (kept across instance restarts)."""
+    def configure(self, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES, log_level: str = "debug") -> None:
+        """Replaces the settings (kept across instance restarts). ``log_level`` ("debug",
+        "info", "warn" or "error") is the least severe level the component sends to ``log``."""
         self.max_message_bytes = max_message_bytes
-        self._call(0, 0, _settings_record(max_message_bytes))
+        self.log_level = log_level
+        self._call(0, 0, _settings_record(max_message_bytes, log_level))
 
     def on_event(self, name: str, data: str, now: int) -> Directive:
         """Feeds one SSE event at ``now`` (ms since the Unix epoch)."""

@@ -64,6 +64,7 @@ fn unknown_events_are_not_size_checked_or_parsed() {
     let mut h = Harness::new();
     h.machine.configure(crate::Settings {
         max_message_bytes: 1,
+        ..crate::Settings::default()
     });
     assert_eq!(h.event("magic", "{not json at all").restart, None);
     assert_eq!(
@@ -152,4 +153,23 @@ fn hostile_strings_never_panic() {
             );
         }
     }
+}
+
+#[test]
+fn log_level_setting_filters_lines_before_they_are_formatted() {
+    let mut h = Harness::new();
+    h.machine.configure(crate::Settings {
+        log_level: Level::Warn,
+        ..crate::Settings::default()
+    });
+    h.event("put", &put(&[("a", env_json("a", 1))]));
+    h.event("magic", "{}");
+    h.event("put", "{bad");
+    let levels: Vec<Level> = h.rec.logs.iter().map(|(l, _)| *l).collect();
+    assert_eq!(levels, [Level::Warn, Level::Error], "{:?}", h.rec.logs);
+    assert_eq!(h.rec.calls.len(), 2, "callbacks are never filtered");
+    h.clear();
+    h.machine.configure(crate::Settings::default());
+    h.event("magic", "{}");
+    assert!(h.logged(Level::Debug, "Received \"magic\" event"));
 }

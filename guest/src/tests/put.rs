@@ -333,6 +333,7 @@ fn size_limit_is_configurable_and_malformed() {
     let mut h = Harness::new();
     h.machine.configure(crate::Settings {
         max_message_bytes: 64,
+        ..crate::Settings::default()
     });
     let data = put(&[("envid1", env_json("envid1", 10))]);
     assert!(data.len() > 64);
