@@ -2,9 +2,7 @@
 //! receives.
 
 use alloc::string::String;
-use core::fmt;
 
-use crate::mask::Masked;
 use crate::wire::WireEnv;
 
 /// An old SDK key that stays valid until an expiry time, as the proxy is told about it. Its
@@ -123,59 +121,18 @@ impl Environment {
     }
 }
 
-impl fmt::Debug for ExpiringKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ExpiringKey")
-            .field("key", &Masked(&self.key))
-            .field("expires_at", &self.expires_at)
-            .finish()
-    }
-}
-
-impl fmt::Debug for WireExpiry {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WireExpiry")
-            .field("key", &Masked(&self.key))
-            .field("timestamp", &self.timestamp)
-            .finish()
-    }
-}
-
-impl fmt::Debug for EnvironmentParams {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("EnvironmentParams")
-            .field("env_id", &self.env_id)
-            .field("env_key", &self.env_key)
-            .field("env_name", &self.env_name)
-            .field("project_key", &self.project_key)
-            .field("project_name", &self.project_name)
-            .field("sdk_key", &Masked(&self.sdk_key))
-            .field("mobile_key", &Masked(&self.mobile_key))
-            .field("expiring_sdk_key", &self.expiring_sdk_key)
-            .field("default_ttl_minutes", &self.default_ttl_minutes)
-            .field("secure_mode", &self.secure_mode)
-            .field("version", &self.version)
-            .finish()
-    }
-}
-
-impl fmt::Debug for Environment {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Environment")
-            .field("env_id", &self.env_id)
-            .field("env_key", &self.env_key)
-            .field("env_name", &self.env_name)
-            .field("project_key", &self.project_key)
-            .field("project_name", &self.project_name)
-            .field("sdk_key", &Masked(&self.sdk_key))
-            .field("mobile_key", &Masked(&self.mobile_key))
-            .field("expiring", &self.expiring)
-            .field("default_ttl_minutes", &self.default_ttl_minutes)
-            .field("secure_mode", &self.secure_mode)
-            .field("version", &self.version)
-            .finish()
-    }
-}
+crate::debug_with_masked_keys!(ExpiringKey { expires_at; masked: key });
+crate::debug_with_masked_keys!(WireExpiry { timestamp; masked: key });
+crate::debug_with_masked_keys!(EnvironmentParams {
+    env_id, env_key, env_name, project_key, project_name, expiring_sdk_key,
+    default_ttl_minutes, secure_mode, version;
+    masked: sdk_key, mobile_key
+});
+crate::debug_with_masked_keys!(Environment {
+    env_id, env_key, env_name, project_key, project_name, expiring,
+    default_ttl_minutes, secure_mode, version;
+    masked: sdk_key, mobile_key
+});
 
 #[cfg(test)]
 mod tests {

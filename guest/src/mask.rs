@@ -36,6 +36,24 @@ impl fmt::Debug for Masked<'_> {
     }
 }
 
+/// Implements `Debug` for a struct, showing each `masked` field (a `String`) as `"…"` plus its
+/// last 4 characters and the other fields as usual.
+///
+/// `debug_with_masked_keys!(Type { plain_a, plain_b; masked: secret_a, secret_b });`
+#[macro_export]
+macro_rules! debug_with_masked_keys {
+    ($ty:ident { $($field:ident),* ; masked: $($secret:ident),+ }) => {
+        impl ::core::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                f.debug_struct(stringify!($ty))
+                    $(.field(stringify!($field), &self.$field))*
+                    $(.field(stringify!($secret), &$crate::mask::Masked(&self.$secret)))+
+                    .finish()
+            }
+        }
+    };
+}
+
 /// Displays a name or ID from the wire: control characters escaped, at most
 /// [`MAX_LOGGED_CHARS`] characters.
 #[derive(Debug, Clone, Copy)]

@@ -20,7 +20,6 @@ use alloc::collections::BTreeMap;
 use alloc::string::String;
 use core::fmt;
 
-use crate::mask::Masked;
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 
@@ -100,40 +99,12 @@ pub struct DeleteMessage {
     pub version: i64,
 }
 
-impl fmt::Debug for WireEnv {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WireEnv")
-            .field("env_id", &self.env_id)
-            .field("env_key", &self.env_key)
-            .field("env_name", &self.env_name)
-            .field("mob_key", &Masked(&self.mob_key))
-            .field("proj_key", &self.proj_key)
-            .field("proj_name", &self.proj_name)
-            .field("sdk_key", &self.sdk_key)
-            .field("default_ttl", &self.default_ttl)
-            .field("secure_mode", &self.secure_mode)
-            .field("version", &self.version)
-            .finish()
-    }
-}
-
-impl fmt::Debug for WireSdkKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WireSdkKey")
-            .field("value", &Masked(&self.value))
-            .field("expiring", &self.expiring)
-            .finish()
-    }
-}
-
-impl fmt::Debug for WireExpiring {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WireExpiring")
-            .field("value", &Masked(&self.value))
-            .field("timestamp", &self.timestamp)
-            .finish()
-    }
-}
+crate::debug_with_masked_keys!(WireEnv {
+    env_id, env_key, env_name, proj_key, proj_name, sdk_key, default_ttl, secure_mode, version;
+    masked: mob_key
+});
+crate::debug_with_masked_keys!(WireSdkKey { expiring; masked: value });
+crate::debug_with_masked_keys!(WireExpiring { timestamp; masked: value });
 
 /// Why event data could not be decoded.
 #[derive(Debug)]

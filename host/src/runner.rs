@@ -53,18 +53,10 @@ impl StreamConfig {
     }
 }
 
-impl std::fmt::Debug for StreamConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StreamConfig")
-            .field("key", &relay_autoconfig::mask::Masked(&self.key))
-            .field("stream_uri", &self.stream_uri)
-            .field("read_timeout", &self.read_timeout)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("backoff", &self.backoff)
-            .field("ca_file", &self.ca_file)
-            .finish()
-    }
-}
+relay_autoconfig::debug_with_masked_keys!(StreamConfig {
+    stream_uri, read_timeout, connect_timeout, backoff, ca_file;
+    masked: key
+});
 
 /// How the runner ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
