@@ -120,14 +120,71 @@ impl fmt::Display for DecodeError {
 }
 
 /// Decodes a whole message of type `T` from `json`: one JSON value and nothing after it.
+///
+/// An unpaired UTF-16 surrogate escape (`"\ud800"`) becomes U+FFFD, as in Go; serde_json
+/// rejects it, so such a message is decoded a second time with those escapes replaced.
 pub fn decode<T: Fields>(json: &str) -> Result<T, DecodeError> {
+    match decode_exact(json) {
+        Err(e) => match replace_lone_surrogates(json) {
+            Some(fixed) => decode_exact(&fixed).map_err(DecodeError),
+            None => Err(DecodeError(e)),
+        },
+        ok => ok.map_err(DecodeError),
+    }
+}
+
+fn decode_exact<T: Fields>(json: &str) -> Result<T, serde_json::Error> {
     let mut value = T::default();
     let mut de = serde_json::Deserializer::from_str(json);
     MergeInto(&mut value)
         .deserialize(&mut de)
-        .and_then(|()| de.end())
-        .map_err(DecodeError)?;
+        .and_then(|()| de.end())?;
     Ok(value)
+}
+
+/// Rewrites every `\uXXXX` escape holding a UTF-16 surrogate that is not part of a valid
+/// high-low pair as `\uFFFD`; `None` when there is none. Other text, escaped backslashes
+/// included, is left as it is.
+fn replace_lone_surrogates(json: &str) -> Option<String> {
+    fn escape_at(bytes: &[u8], i: usize) -> Option<u16> {
+        let hex = bytes.get(i..i + 6)?;
+        if hex[0] != b'\\' || hex[1] != b'u' {
+            return None;
+        }
+        let digits = core::str::from_utf8(&hex[2..]).ok()?;
+        u16::from_str_radix(digits, 16).ok()
+    }
+    let bytes = json.as_bytes();
+    let mut out = String::with_capacity(json.len());
+    let mut copied = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'\\' {
+            i += 1;
+            continue;
+        }
+        match escape_at(bytes, i) {
+            Some(high @ 0xD800..=0xDBFF)
+                if matches!(escape_at(bytes, i + 6), Some(0xDC00..=0xDFFF)) =>
+            {
+                let _ = high;
+                i += 12;
+            }
+            Some(0xD800..=0xDFFF) => {
+                out.push_str(&json[copied..i]);
+                out.push_str("\\uFFFD");
+                i += 6;
+                copied = i;
+            }
+            // Any other escape, `\\` included: skip both characters.
+            _ => i += 2,
+        }
+    }
+    if copied == 0 {
+        return None;
+    }
+    out.push_str(&json[copied..]);
+    Some(out)
 }
 
 /// A JSON object decoded field by field into an existing value, as Go decodes into a struct.
@@ -473,6 +530,25 @@ mod tests {
             env(r#"{"sdkKey":{"value":"a"},"sdkKey":{"expiring":{"value":"b"}}}"#).expect("valid");
         assert_eq!(e.sdk_key.value, "a", "a repeated object merges like Go");
         assert_eq!(e.sdk_key.expiring.value, "b");
+    }
+
+    #[test]
+    fn lone_surrogates_become_replacement_characters_like_go() {
+        let e = env(r#"{"envId":"a\ud800b","envName":"\udc00","envKey":"\ud83e\udd80","projName":"\\ud800"}"#)
+            .expect("decoded like Go");
+        assert_eq!(e.env_id, "a\u{FFFD}b");
+        assert_eq!(e.env_name, "\u{FFFD}");
+        assert_eq!(e.env_key, "🦀", "a valid pair is kept");
+        assert_eq!(
+            e.proj_name, "\\ud800",
+            "an escaped backslash is not an escape"
+        );
+        let e = env(r#"{"envId":"\ud800\ud800\udc00\ud800"}"#).expect("decoded");
+        assert_eq!(e.env_id, "\u{FFFD}\u{10000}\u{FFFD}");
+        assert!(
+            env(r#"{"envId":"\ud800","version":"x"}"#).is_err(),
+            "other errors still fail"
+        );
     }
 
     #[test]
