@@ -163,6 +163,12 @@ async function connectOnce(parser, backoff) {
     await res.body?.cancel().catch(() => {});
     return { end: 'status', status: res.status };
   }
+  const contentType = res.headers.get('content-type') ?? '';
+  if (!contentType.trim().toLowerCase().startsWith('text/event-stream')) {
+    await res.body?.cancel().catch(() => {});
+    log('warn', `content type ${JSON.stringify(contentType)} is not text/event-stream`);
+    return { end: 'error' };
+  }
   log('info', 'connected');
   everConnected = true;
   backoff.connected(Date.now());

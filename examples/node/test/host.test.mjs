@@ -223,3 +223,24 @@ test('malformed data restarts the stream; a 503 is retried; a key expires on its
   ]);
   assert.ok(Date.now() >= soon);
 });
+
+test('a 200 that is not an event stream is retried, its body never read', async () => {
+  const body = 'event: put\ndata: {"path":"/","data":{"environments":{}}}\n\n';
+  const srv = await server((n, req, res) => {
+    res.writeHead(200, { 'content-type': n === 1 ? 'text/html' : 'text/event-stream' });
+    if (n === 1) res.end(body);
+    else res.write(body);
+  });
+  const host = runHost(srv.uri);
+  try {
+    await host.waitLines(1);
+    assert.deepEqual(host.out, ['{"op":"ready"}']);
+    assert.equal(srv.requests.length, 2);
+    const { code } = await host.stop(); // stderr is complete once the process is gone
+    assert.equal(code, 0);
+    assert.match(host.stderr, /is not text\/event-stream/);
+  } finally {
+    if (host.child.exitCode === null) host.child.kill('SIGKILL');
+    await srv.close();
+  }
+});

@@ -246,6 +246,10 @@ class Host:
             # http.client never follows redirects, so the key goes to this host only.
             conn.request("GET", self.path, headers=headers)
             resp = conn.getresponse()
+            content_type = resp.getheader("Content-Type", "")
+            if resp.status == 200 and not content_type.strip().lower().startswith("text/event-stream"):
+                self.q.put(("end", gen, f"content type {content_type!r} is not text/event-stream"))
+                return
             self.q.put(("status", gen, resp.status))
             if resp.status != 200:
                 conn.close()

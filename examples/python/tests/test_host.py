@@ -231,3 +231,28 @@ def test_malformed_data_503_and_expiry_timer(harness):
         '{"op":"key-expired","envId":"a","oldKey":"old-a"}',
     ]
     assert time.time() * 1000 >= sent["soon"]
+
+
+def test_200_that_is_not_an_event_stream_is_retried(harness):
+    def script(n, h, srv):
+        if n == 1:
+            body = b'event: put\ndata: {"path":"/","data":{"environments":{}}}\n\n'
+            h.send_response(200)
+            h.send_header("Content-Type", "text/html")
+            h.send_header("Content-Length", str(len(body)))
+            h.end_headers()
+            h.wfile.write(body)
+        else:
+            h.sse()
+            h.send('event: put\ndata: {"path":"/","data":{"environments":{}}}\n\n')
+            h.hold()
+
+    srv, host = harness(script)
+    host.wait_lines(1)
+    assert host.out == ['{"op":"ready"}'], "only the event-stream response was read"
+    assert len(srv.requests) == 2
+    deadline = time.monotonic() + 5  # stderr is read by its own thread
+    while "is not text/event-stream" not in host.stderr and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert "is not text/event-stream" in host.stderr
+    assert host.stop() == 0
