@@ -88,7 +88,7 @@ pub async fn run<H: Handler, C: Clock>(
     let headers = http::base_headers(&config.key)?;
     let client = http::client(config.ca_file.as_ref(), config.connect_timeout)?;
     let mut parser = Parser::new();
-    if let Ok(limit) = usize::try_from(driver_limit(driver)) {
+    if let Ok(limit) = usize::try_from(driver.settings().max_message_bytes) {
         parser.set_max_event_bytes(limit.saturating_add(1024));
     }
     let mut backoff = Backoff::new(config.backoff);
@@ -249,11 +249,6 @@ pub async fn run<H: Handler, C: Clock>(
     }
 }
 
-/// The size limit the driver applies, which bounds what the SSE parser buffers.
-fn driver_limit<H: Handler, C: Clock>(driver: &Driver<H, C>) -> u64 {
-    driver.settings().max_message_bytes
-}
-
 /// Feeds every parsed item to the component; `Some` when the connection must end.
 fn dispatch<H: Handler, C: Clock>(
     driver: &mut Driver<H, C>,
@@ -282,7 +277,7 @@ fn dispatch<H: Handler, C: Clock>(
                 if matches!(event.as_str(), "put" | "patch" | "delete") {
                     error!(
                         "Received streaming {event:?} event with malformed JSON data (over the limit of {} bytes); will restart stream",
-                        driver_limit(driver)
+                        driver.settings().max_message_bytes
                     );
                     return Some(Ended::Failed);
                 }

@@ -504,12 +504,7 @@ impl Running {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        let task = &mut self.task;
-        tokio::time::timeout(DEADLINE, task)
-            .await
-            .expect("run() returns promptly after shutdown")
-            .expect("the runner task does not panic")
-            .expect("run() does not fail")
+        self.finished().await
     }
 }
 
