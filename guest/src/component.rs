@@ -6,7 +6,8 @@ use core::cell::RefCell;
 use core::fmt::{self, Write};
 
 use crate::{
-    Directive, EnvironmentParams, ExpiringKey, Handler, Level, Machine, RestartReason, Settings,
+    Client, Directive, EnvironmentParams, ExpiringKey, Handler, Level, RestartReason, Settings,
+    Step, StopReason, StreamOptions,
 };
 
 wit_bindgen::generate!({
@@ -15,7 +16,8 @@ wit_bindgen::generate!({
     generate_all,
 });
 
-use exports::relay::autoconfig::client::Guest;
+use exports::relay::autoconfig::client::Guest as ClientGuest;
+use exports::relay::autoconfig::stream_client::Guest as StreamGuest;
 use relay::autoconfig::{handler, types};
 use wasi::logging::logging;
 
@@ -78,8 +80,8 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     core::arch::wasm32::unreachable()
 }
 
-/// A component instance runs on one thread; the machine lives for the instance's lifetime.
-struct State(RefCell<Option<Machine>>);
+/// A component instance runs on one thread; the client lives for the instance's lifetime.
+struct State(RefCell<Option<Client>>);
 
 // SAFETY: a component instance is single-threaded (no wasm threads are enabled), so `State` is
 // never accessed from two threads at once.
@@ -87,9 +89,9 @@ unsafe impl Sync for State {}
 
 static STATE: State = State(RefCell::new(None));
 
-fn with_machine<T>(f: impl FnOnce(&mut Machine) -> T) -> T {
+fn with_client<T>(f: impl FnOnce(&mut Client) -> T) -> T {
     let mut slot = STATE.0.borrow_mut();
-    f(slot.get_or_insert_with(Machine::new))
+    f(slot.get_or_insert_with(Client::new))
 }
 
 /// Forwards the machine's callbacks to the imported `handler` and `wasi:logging`.
@@ -149,9 +151,9 @@ fn to_wit(p: EnvironmentParams) -> types::EnvironmentParams {
 
 struct Component;
 
-impl Guest for Component {
+impl ClientGuest for Component {
     fn configure(settings: types::Settings) {
-        with_machine(|m| {
+        with_client(|m| {
             m.configure(Settings {
                 max_message_bytes: settings.max_message_bytes,
                 log_level: match settings.log_level {
@@ -168,7 +170,7 @@ impl Guest for Component {
         let Directive {
             restart,
             next_deadline,
-        } = with_machine(|m| m.on_event(&name, &data, now, &mut Imports));
+        } = with_client(|m| m.on_event(&name, &data, now, &mut Imports));
         types::Directive {
             restart: restart.map(|r| match r {
                 RestartReason::ReconnectRequested => types::RestartReason::ReconnectRequested,
@@ -179,7 +181,63 @@ impl Guest for Component {
     }
 
     fn tick(now: u64) -> Option<u64> {
-        with_machine(|m| m.tick(now, &mut Imports))
+        with_client(|m| m.tick(now, &mut Imports))
+    }
+}
+
+fn to_wit_step(step: Step) -> types::Step {
+    types::Step {
+        disconnect: step.disconnect,
+        connect: step.connect.map(|r| types::Request {
+            url: r.url,
+            headers: r.headers,
+        }),
+        stop: step.stop.map(|StopReason::InvalidKey| types::StopReason::InvalidKey),
+        next_deadline: step.next_deadline,
+    }
+}
+
+impl StreamGuest for Component {
+    fn start(options: types::StreamOptions, now: u64) -> Result<types::Step, String> {
+        let options = StreamOptions {
+            key: options.key,
+            stream_uri: options.stream_uri,
+            initial_retry_delay_ms: options.initial_retry_delay_ms,
+            read_timeout_ms: options.read_timeout_ms,
+            jitter_seed: options.jitter_seed,
+            last_event_id: options.last_event_id,
+            prior_failures: options.prior_failures,
+        };
+        with_client(|c| c.start(&options, now, &mut Imports)).map(to_wit_step)
+    }
+
+    fn on_response(
+        status: u16,
+        content_type: Option<String>,
+        location: Option<String>,
+        now: u64,
+    ) -> types::Step {
+        to_wit_step(with_client(|c| {
+            c.on_response(
+                status,
+                content_type.as_deref(),
+                location.as_deref(),
+                now,
+                &mut Imports,
+            )
+        }))
+    }
+
+    fn on_body(chunk: alloc::vec::Vec<u8>, now: u64) -> types::Step {
+        to_wit_step(with_client(|c| c.on_body(&chunk, now, &mut Imports)))
+    }
+
+    fn on_closed(error: Option<String>, now: u64) -> types::Step {
+        to_wit_step(with_client(|c| c.on_closed(error.as_deref(), now, &mut Imports)))
+    }
+
+    fn on_timeout(now: u64) -> types::Step {
+        to_wit_step(with_client(|c| c.on_timeout(now, &mut Imports)))
     }
 }
 

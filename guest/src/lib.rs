@@ -15,10 +15,12 @@
 
 extern crate alloc;
 
+pub mod client;
 pub mod env;
 pub mod handler;
 pub mod machine;
 pub mod mask;
+pub mod stream;
 pub mod timers;
 pub mod timestamp;
 pub mod wire;
@@ -26,9 +28,11 @@ pub mod wire;
 #[cfg(target_arch = "wasm32")]
 mod component;
 
+pub use client::Client;
 pub use env::{Environment, EnvironmentParams, ExpiringKey};
 pub use handler::{Handler, Level};
 pub use machine::{DEFAULT_MAX_MESSAGE_BYTES, Directive, Machine, RestartReason, Settings};
+pub use stream::{Request, Step, StopReason, Stream, StreamOptions};
 
 #[cfg(test)]
 mod tests;

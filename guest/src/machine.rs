@@ -34,9 +34,16 @@ impl Default for Settings {
 }
 
 /// Passes every callback through, and log lines at `min` or above.
-struct Filtered<'a, H> {
+pub(crate) struct Filtered<'a, H> {
     inner: &'a mut H,
     min: Level,
+}
+
+impl<'a, H> Filtered<'a, H> {
+    /// Wraps `inner`, letting log lines at `min` or above through.
+    pub(crate) fn new(inner: &'a mut H, min: Level) -> Self {
+        Filtered { inner, min }
+    }
 }
 
 impl<H: Handler> Handler for Filtered<'_, H> {

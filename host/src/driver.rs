@@ -11,7 +11,10 @@ use crate::error::Error;
 use crate::handler::{EnvironmentParams, ExpiringKey, Handler, LogLevel};
 use crate::runtime::Runtime;
 
-pub use relay_autoconfig::{DEFAULT_MAX_MESSAGE_BYTES, Directive, Level, RestartReason, Settings};
+pub use relay_autoconfig::{
+    DEFAULT_MAX_MESSAGE_BYTES, Directive, Level, Request, RestartReason, Settings, Step,
+    StopReason, StreamOptions,
+};
 
 /// The store's data: the user's handler plus the limiter.
 struct HostState<H> {
@@ -32,6 +35,10 @@ pub struct Driver<H: Handler, C: Clock = SystemClock> {
     clock: C,
     settings: Settings,
     next_deadline: Option<u64>,
+    /// The options of the last successful `start`, to restart the stream after a trap.
+    stream: Option<StreamOptions>,
+    /// Traps so far (passed as `prior-failures` when the stream restarts after one).
+    traps: u32,
 }
 
 impl<H: Handler, C: Clock> std::fmt::Debug for Driver<H, C> {
@@ -68,6 +75,8 @@ impl<H: Handler, C: Clock> Driver<H, C> {
             clock,
             settings: Settings::default(),
             next_deadline: None,
+            stream: None,
+            traps: 0,
         };
         driver.store = Some(driver.new_store(handler));
         driver.ensure_instance()?;
@@ -136,6 +145,7 @@ impl<H: Handler, C: Clock> Driver<H, C> {
                     self.store = Some(self.new_store(state.handler));
                 }
                 self.next_deadline = None;
+                self.traps = self.traps.saturating_add(1);
                 tracing::error!(
                     "the autoconfig component trapped and was restarted with empty state: {message}"
                 );
@@ -190,6 +200,116 @@ impl<H: Handler, C: Clock> Driver<H, C> {
         let next = self.call(0, |i, s| i.relay_autoconfig_client().call_tick(s, now))?;
         self.next_deadline = next;
         Ok(next)
+    }
+
+    /// Starts (or restarts) the component's stream client at `now` (ms since the Unix epoch):
+    /// the returned step normally asks for the first connection. `Ok(Err(reason))` names an
+    /// invalid option. See the WIT `stream-client` interface for the protocol.
+    pub fn start(
+        &mut self,
+        options: &StreamOptions,
+        now: u64,
+    ) -> Result<Result<Step, String>, Error> {
+        let wit_options = to_wit_options(options);
+        let started = self.call(0, |i, s| {
+            i.relay_autoconfig_stream_client()
+                .call_start(s, &wit_options, now)
+        })?;
+        Ok(started.map(|step| {
+            self.stream = Some(options.clone());
+            self.take_step(step)
+        }))
+    }
+
+    /// The open request got its response headers.
+    pub fn on_response(
+        &mut self,
+        status: u16,
+        content_type: Option<&str>,
+        location: Option<&str>,
+        now: u64,
+    ) -> Result<Step, Error> {
+        let len = content_type.map_or(0, str::len) + location.map_or(0, str::len);
+        self.stream_call(len, now, |i, s| {
+            i.relay_autoconfig_stream_client()
+                .call_on_response(s, status, content_type, location, now)
+        })
+    }
+
+    /// The next chunk of the open stream's body.
+    pub fn on_body(&mut self, chunk: &[u8], now: u64) -> Result<Step, Error> {
+        self.stream_call(chunk.len(), now, |i, s| {
+            i.relay_autoconfig_stream_client().call_on_body(s, chunk, now)
+        })
+    }
+
+    /// The open request ended (`error`: why; `None` for a clean end of the body).
+    pub fn on_closed(&mut self, error: Option<&str>, now: u64) -> Result<Step, Error> {
+        self.stream_call(error.map_or(0, str::len), now, |i, s| {
+            i.relay_autoconfig_stream_client().call_on_closed(s, error, now)
+        })
+    }
+
+    /// The stream's deadline passed.
+    pub fn on_timeout(&mut self, now: u64) -> Result<Step, Error> {
+        self.stream_call(0, now, |i, s| {
+            i.relay_autoconfig_stream_client().call_on_timeout(s, now)
+        })
+    }
+
+    /// A stream call. After a trap the stream is started again on the fresh instance (its
+    /// first connection delayed by the backoff for the traps so far, the last event id kept),
+    /// and the step says to drop the connection: the host never sees the trap as an error.
+    fn stream_call(
+        &mut self,
+        data_len: usize,
+        now: u64,
+        f: impl FnOnce(&Autoconfig, &mut Store<HostState<H>>) -> wasmtime::Result<wit::Step>,
+    ) -> Result<Step, Error> {
+        match self.call(data_len, f) {
+            Ok(step) => Ok(self.take_step(step)),
+            Err(Error::Trap(message)) => {
+                let Some(mut options) = self.stream.clone() else {
+                    return Err(Error::Trap(message));
+                };
+                options.prior_failures = self.traps;
+                let wit_options = to_wit_options(&options);
+                let started = self.call(0, |i, s| {
+                    i.relay_autoconfig_stream_client()
+                        .call_start(s, &wit_options, now)
+                })?;
+                let mut step = started.map(|step| self.take_step(step)).map_err(Error::Trap)?;
+                step.disconnect = true;
+                Ok(step)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Converts a step, remembering its deadline and the last event id it sends.
+    fn take_step(&mut self, step: wit::Step) -> Step {
+        self.next_deadline = step.next_deadline;
+        if let (Some(options), Some(request)) = (self.stream.as_mut(), step.connect.as_ref()) {
+            options.last_event_id = request
+                .headers
+                .iter()
+                .find(|(name, _)| name == "Last-Event-ID")
+                .map(|(_, value)| value.clone());
+        }
+        Step {
+            disconnect: step.disconnect,
+            connect: step.connect.map(|r| Request {
+                url: r.url,
+                headers: r.headers,
+            }),
+            stop: step.stop.map(|wit::StopReason::InvalidKey| StopReason::InvalidKey),
+            next_deadline: step.next_deadline,
+        }
+    }
+
+    /// Guest traps so far.
+    pub fn traps(&self) -> u32 {
+        self.traps
     }
 
     /// The current settings.
@@ -274,6 +394,18 @@ impl<H: Handler> logging::Host for HostState<H> {
             logging::Level::Critical => LogLevel::Critical,
         };
         self.handler.log(level, &message);
+    }
+}
+
+fn to_wit_options(o: &StreamOptions) -> wit::StreamOptions {
+    wit::StreamOptions {
+        key: o.key.clone(),
+        stream_uri: o.stream_uri.clone(),
+        initial_retry_delay_ms: o.initial_retry_delay_ms,
+        read_timeout_ms: o.read_timeout_ms,
+        jitter_seed: o.jitter_seed,
+        last_event_id: o.last_event_id.clone(),
+        prior_failures: o.prior_failures,
     }
 }
 

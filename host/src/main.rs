@@ -168,7 +168,7 @@ async fn async_main(cli: Cli) -> ExitCode {
     let mut config = StreamConfig::new(key, stream_uri);
     config.read_timeout = cli.read_timeout;
     config.ca_file = cli.ca_file.clone();
-    config.backoff.initial = cli.initial_retry_delay;
+    config.initial_retry_delay = cli.initial_retry_delay;
     let shutdown = async {
         match &demo {
             Some(server) => tokio::select! {
@@ -187,6 +187,10 @@ async fn async_main(cli: Cli) -> ExitCode {
     match outcome {
         Ok(Exit::Shutdown) => ExitCode::SUCCESS,
         Ok(Exit::InvalidKey) => ExitCode::from(1),
+        Err(e @ runner::RunError::Component(_)) => {
+            tracing::error!("{e}");
+            ExitCode::from(3)
+        }
         Err(e) => usage(&e.to_string()),
     }
 }

@@ -1,27 +1,28 @@
-//! The stream loop: connect to the auto-configuration stream, feed every event to the
-//! component, drive its timers, and reconnect with backoff.
+//! The I/O shell around the component's stream client: it opens the requests the component asks
+//! for, pushes the response status and body bytes in, and sleeps until the component's deadline.
+//! Every decision (SSE framing, backoff, redirects, status codes, read timeout, timers) is the
+//! component's; nothing here but I/O.
 //!
 //! One task does everything, so callbacks are strictly serialised. It sleeps until the next of:
-//! a chunk of the body, the component's next deadline, the read timeout, or shutdown. There is
-//! no polling: an idle host wakes only for heartbeats and timers.
+//! the response or a chunk of the body, the component's deadline, or shutdown: no polling.
 
 use std::future::Future;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::pin::Pin;
+use std::time::Duration;
 
-use futures_util::StreamExt;
-use reqwest::StatusCode;
-use reqwest::header::{CONTENT_TYPE, HeaderValue, LOCATION};
-use tracing::{debug, error, info, warn};
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use reqwest::header::{CONTENT_TYPE, HeaderName, HeaderValue, LOCATION};
+use tracing::error;
 
-use crate::backoff::{Backoff, BackoffConfig};
 use crate::clock::Clock;
-use crate::driver::{Driver, RestartReason};
+use crate::driver::{Driver, Request, StreamOptions};
+use crate::error::Error;
 use crate::handler::Handler;
 use crate::http::{self, HttpError};
-use crate::sse::{Item, Parser};
 
-/// How the runner connects and reconnects. Its `Debug` shows the key's last 4 characters only.
+/// How the runner connects. Its `Debug` shows the key's last 4 characters only.
 #[derive(Clone)]
 pub struct StreamConfig {
     /// The auto-configuration key, sent raw in `Authorization`.
@@ -32,29 +33,42 @@ pub struct StreamConfig {
     pub read_timeout: Duration,
     /// Give up a connection attempt after this long.
     pub connect_timeout: Duration,
-    /// Reconnect delays.
-    pub backoff: BackoffConfig,
+    /// The first reconnect delay (doubling to 30 s; at least 100 ms).
+    pub initial_retry_delay: Duration,
     /// Extra CA certificates (PEM) to trust.
     pub ca_file: Option<PathBuf>,
 }
 
 impl StreamConfig {
     /// The defaults for `key` and `stream_uri`: 5 min read timeout, 10 s connect timeout,
-    /// 1 s initial retry doubling to 30 s.
+    /// 1 s initial retry delay.
     pub fn new(key: impl Into<String>, stream_uri: impl Into<String>) -> Self {
         StreamConfig {
             key: key.into(),
             stream_uri: stream_uri.into(),
             read_timeout: Duration::from_secs(300),
             connect_timeout: Duration::from_secs(10),
-            backoff: BackoffConfig::default(),
+            initial_retry_delay: Duration::from_secs(1),
             ca_file: None,
+        }
+    }
+
+    /// The component's `stream-options` for this configuration, with a random jitter seed.
+    pub fn options(&self) -> StreamOptions {
+        StreamOptions {
+            key: self.key.clone(),
+            stream_uri: self.stream_uri.clone(),
+            initial_retry_delay_ms: millis(self.initial_retry_delay),
+            read_timeout_ms: millis(self.read_timeout),
+            jitter_seed: fastrand::u64(..),
+            last_event_id: None,
+            prior_failures: 0,
         }
     }
 }
 
 relay_autoconfig::debug_with_masked_keys!(StreamConfig {
-    stream_uri, read_timeout, connect_timeout, backoff, ca_file;
+    stream_uri, read_timeout, connect_timeout, initial_retry_delay, ca_file;
     masked: key
 });
 
@@ -67,253 +81,163 @@ pub enum Exit {
     InvalidKey,
 }
 
-/// Why the current connection ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Ended {
-    /// The server asked for a reconnect.
-    Requested,
-    /// Bad data, a trap, a network error, EOF or a read timeout: back off.
-    Failed,
+/// Why the runner could not run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    /// The HTTP client could not be set up.
+    #[error(transparent)]
+    Http(#[from] HttpError),
+    /// The component refused an option (the message names it).
+    #[error("invalid stream option: {0}")]
+    Options(String),
+    /// The component failed and could not be restarted.
+    #[error(transparent)]
+    Component(#[from] Error),
+}
+
+/// A response on its way.
+type Pending = Pin<Box<dyn Future<Output = reqwest::Result<reqwest::Response>> + Send>>;
+/// An open response body.
+type Body = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
+
+/// The one connection, if any.
+enum Connection {
+    /// Waiting for the response headers.
+    Pending(Pending),
+    /// Reading the body.
+    Body(Body),
+}
+
+/// What happened on the connection.
+enum Io {
+    /// The response headers arrived.
+    Response(reqwest::Response),
+    /// A chunk of the body.
+    Chunk(Bytes),
+    /// The request or the body ended: `None` for a clean end.
+    Closed(Option<String>),
 }
 
 /// Runs the stream until `shutdown` completes or the key is refused at the first connection.
-///
 /// The driver's state (the last known environments) survives every reconnect.
 pub async fn run<H: Handler, C: Clock>(
     driver: &mut Driver<H, C>,
     config: &StreamConfig,
     shutdown: impl Future<Output = ()>,
-) -> Result<Exit, HttpError> {
-    let url = http::stream_url(&config.stream_uri)?;
-    let headers = http::base_headers(&config.key)?;
+) -> Result<Exit, RunError> {
     let client = http::client(config.ca_file.as_ref(), config.connect_timeout)?;
-    let mut parser = Parser::new();
-    if let Ok(limit) = usize::try_from(driver.settings().max_message_bytes) {
-        parser.set_max_event_bytes(limit.saturating_add(1024));
-    }
-    let mut backoff = Backoff::new(config.backoff);
-    let mut ever_connected = false;
-    let mut delay = Duration::ZERO;
+    let now = driver.clock().now_ms();
+    let mut step = driver
+        .start(&config.options(), now)?
+        .map_err(RunError::Options)?;
+    let mut connection: Option<Connection> = None;
     tokio::pin!(shutdown);
-    info!("Connecting to auto-configuration stream at {url}");
-
     loop {
-        if !delay.is_zero() {
-            info!("Reconnecting in {:.3} s", delay.as_secs_f64());
-            let wake = tokio::time::Instant::now() + delay;
-            loop {
-                tokio::select! {
-                    _ = tokio::time::sleep_until(wake) => break,
-                    _ = sleep_until_deadline(driver) => tick(driver),
-                    _ = &mut shutdown => return Ok(Exit::Shutdown),
-                }
-            }
+        if step.disconnect {
+            connection = None;
         }
-
-        let mut request = client.get(url.clone()).headers(headers.clone());
-        if let Some(id) = parser
-            .last_event_id()
-            .and_then(|id| HeaderValue::from_str(id).ok())
-        {
-            request = request.header("Last-Event-ID", id);
+        if step.stop.is_some() {
+            return Ok(Exit::InvalidKey);
         }
-        let sent = request.send();
-        tokio::pin!(sent);
-        let response = loop {
-            tokio::select! {
-                r = tokio::time::timeout(config.read_timeout, &mut sent) => break r,
-                _ = sleep_until_deadline(driver) => tick(driver),
-                _ = &mut shutdown => return Ok(Exit::Shutdown),
-            }
-        };
-        let response = match response {
-            Err(_) => {
-                warn!(
-                    "Unexpected error on auto-configuration stream: no response within {:?}",
-                    config.read_timeout
-                );
-                delay = backoff.next_delay(Instant::now(), fastrand::f64());
+        if let Some(request) = step.connect.take() {
+            connection = Some(Connection::Pending(open(&client, request)));
+        }
+        let wait = step
+            .next_deadline
+            .map(|at| at.saturating_sub(driver.clock().now_ms()).min(86_400_000));
+        let io = tokio::select! {
+            io = next_io(&mut connection) => io,
+            _ = sleep(wait) => {
+                step = driver.on_timeout(driver.clock().now_ms())?;
                 continue;
             }
-            Ok(Err(e)) => {
-                warn!(
-                    "Unexpected error on auto-configuration stream: {}",
-                    describe(&e)
-                );
-                delay = backoff.next_delay(Instant::now(), fastrand::f64());
-                continue;
-            }
-            Ok(Ok(response)) => response,
+            _ = &mut shutdown => return Ok(Exit::Shutdown),
         };
-        let status = response.status();
-        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
-            if !ever_connected {
-                error!(
-                    "Invalid auto-configuration key; cannot get environments (HTTP {})",
-                    status.as_u16()
-                );
-                return Ok(Exit::InvalidKey);
-            }
-            error!(
-                "Invalid auto-configuration key (HTTP {}) on a stream that had worked; keeping the last known environments and retrying slowly",
-                status.as_u16()
-            );
-            backoff.use_slow_curve(true);
-            delay = backoff.next_delay(Instant::now(), fastrand::f64());
-            continue;
-        }
-        if status != StatusCode::OK {
-            if status.is_redirection() {
-                let target = response
-                    .headers()
-                    .get(LOCATION)
-                    .and_then(|l| l.to_str().ok())
-                    .unwrap_or("");
-                warn!(
-                    "HTTP error {} on auto-configuration stream: refusing to follow a redirect to {target:?} (another host, or too many)",
-                    status.as_u16()
-                );
-            } else {
-                warn!(
-                    "HTTP error {} on auto-configuration stream",
-                    status.as_u16()
-                );
-            }
-            delay = backoff.next_delay(Instant::now(), fastrand::f64());
-            continue;
-        }
-        let content_type = response
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        if !content_type
-            .trim_start()
-            .to_ascii_lowercase()
-            .starts_with("text/event-stream")
-        {
-            warn!(
-                "Unexpected error on auto-configuration stream: content type {content_type:?} is not text/event-stream"
-            );
-            delay = backoff.next_delay(Instant::now(), fastrand::f64());
-            continue;
-        }
-
-        ever_connected = true;
-        backoff.use_slow_curve(false);
-        backoff.connected(Instant::now());
-        parser.reset_connection();
-        info!("Connected to auto-configuration stream");
-        let mut body = response.bytes_stream();
-        let mut idle_until = tokio::time::Instant::now() + config.read_timeout;
-        let ended = loop {
-            tokio::select! {
-                chunk = body.next() => match chunk {
-                    Some(Ok(bytes)) => {
-                        idle_until = tokio::time::Instant::now() + config.read_timeout;
-                        parser.push(&bytes);
-                        if let Some(ended) = dispatch(driver, &mut parser, &mut backoff) {
-                            break ended;
-                        }
-                    }
-                    Some(Err(e)) => {
-                        warn!("Unexpected error on auto-configuration stream: {}", describe(&e));
-                        break Ended::Failed;
-                    }
-                    None => {
-                        warn!("Unexpected error on auto-configuration stream: the server closed the stream");
-                        break Ended::Failed;
-                    }
-                },
-                _ = tokio::time::sleep_until(idle_until) => {
-                    warn!("Unexpected error on auto-configuration stream: no data for {:?} (read timeout)", config.read_timeout);
-                    break Ended::Failed;
+        let now = driver.clock().now_ms();
+        step = match io {
+            Io::Response(response) => {
+                let header = |name| {
+                    response
+                        .headers()
+                        .get(name)
+                        .and_then(|v: &HeaderValue| v.to_str().ok())
+                };
+                let status = response.status().as_u16();
+                let s = driver.on_response(status, header(CONTENT_TYPE), header(LOCATION), now)?;
+                if !s.disconnect && s.connect.is_none() && s.stop.is_none() {
+                    connection = Some(Connection::Body(Box::pin(response.bytes_stream())));
                 }
-                _ = sleep_until_deadline(driver) => tick(driver),
-                _ = &mut shutdown => return Ok(Exit::Shutdown),
+                s
             }
-        };
-        drop(body);
-        let dropped = parser.drain().count();
-        if dropped > 0 {
-            debug!("Discarded {dropped} item(s) received after the connection was ended");
-        }
-        delay = match ended {
-            Ended::Requested => {
-                // The server's own request: reconnect at the base delay, not the grown one.
-                backoff.reset();
-                backoff.next_delay(Instant::now(), fastrand::f64())
+            Io::Chunk(bytes) => driver.on_body(&bytes, now)?,
+            Io::Closed(reason) => {
+                connection = None;
+                driver.on_closed(reason.as_deref(), now)?
             }
-            Ended::Failed => backoff.next_delay(Instant::now(), fastrand::f64()),
         };
     }
 }
 
-/// Feeds every parsed item to the component; `Some` when the connection must end.
-fn dispatch<H: Handler, C: Clock>(
-    driver: &mut Driver<H, C>,
-    parser: &mut Parser,
-    backoff: &mut Backoff,
-) -> Option<Ended> {
-    while let Some(item) = parser.next_item() {
-        match item {
-            Item::Event(event) => match driver.on_event(&event.event, &event.data) {
-                Ok(directive) => match directive.restart {
-                    Some(RestartReason::ReconnectRequested) => return Some(Ended::Requested),
-                    Some(RestartReason::MalformedData) => return Some(Ended::Failed),
-                    None => {}
-                },
-                Err(e) => {
-                    error!("{e}; restarting the stream to reload every environment");
-                    return Some(Ended::Failed);
-                }
-            },
-            Item::Comment(_) => debug!("Heartbeat on auto-configuration stream"),
-            Item::Retry(ms) => {
-                debug!("The server set the reconnect delay to {ms} ms");
-                backoff.set_base(ms);
+/// Sends `request` (redirects are the component's business: the client follows none).
+fn open(client: &reqwest::Client, request: Request) -> Pending {
+    let mut builder = client.get(&request.url);
+    for (name, value) in &request.headers {
+        match (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            (Ok(name), Ok(mut value)) => {
+                value.set_sensitive(name == reqwest::header::AUTHORIZATION);
+                builder = builder.header(name, value);
             }
-            Item::Oversized { event, .. } => {
-                if matches!(event.as_str(), "put" | "patch" | "delete") {
-                    error!(
-                        "Received streaming {event:?} event with malformed JSON data (over the limit of {} bytes); will restart stream",
-                        driver.settings().max_message_bytes
-                    );
-                    return Some(Ended::Failed);
-                }
-                warn!("Ignoring an oversized {event:?} event");
-            }
+            _ => error!("Dropping a header the component asked for: {name:?} is not valid"),
         }
     }
-    None
+    Box::pin(builder.send())
 }
 
-/// Fires the component's due timers; a trap is logged (the next `put` refills the state).
-fn tick<H: Handler, C: Clock>(driver: &mut Driver<H, C>) {
-    if let Err(e) = driver.tick() {
-        error!("{e}");
+/// The next thing that happens on the connection; never resolves when there is none.
+async fn next_io(connection: &mut Option<Connection>) -> Io {
+    match connection {
+        None => std::future::pending().await,
+        Some(Connection::Pending(pending)) => match pending.await {
+            Ok(response) => Io::Response(response),
+            Err(e) => Io::Closed(Some(describe(&e))),
+        },
+        Some(Connection::Body(body)) => match body.next().await {
+            Some(Ok(bytes)) => Io::Chunk(bytes),
+            Some(Err(e)) => Io::Closed(Some(describe(&e))),
+            None => Io::Closed(None),
+        },
     }
 }
 
-/// A future sleeping until the component's next deadline on the driver's clock (forever when
-/// none is pending). Waits are capped at a day; waking early is harmless.
-fn sleep_until_deadline<H: Handler, C: Clock>(
-    driver: &Driver<H, C>,
-) -> impl Future<Output = ()> + use<H, C> {
-    let wait = driver
-        .next_deadline()
-        .map(|at| at.saturating_sub(driver.clock().now_ms()).min(86_400_000));
-    async move {
-        match wait {
-            Some(ms) => tokio::time::sleep(Duration::from_millis(ms)).await,
-            None => std::future::pending::<()>().await,
-        }
+/// Sleeps `ms` milliseconds (forever for `None`).
+async fn sleep(ms: Option<u64>) {
+    match ms {
+        Some(ms) => tokio::time::sleep(Duration::from_millis(ms)).await,
+        None => std::future::pending().await,
     }
 }
 
-/// A reqwest error with its causes, which name the real problem (refused, reset, TLS...).
+/// A duration in whole milliseconds, saturating.
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// A reqwest error with its causes, which name the real problem (refused, reset, TLS...). The
+/// URL (which may hold credentials) is left out.
 fn describe(e: &reqwest::Error) -> String {
-    let mut text = e.to_string();
+    let mut text = String::from(if e.is_connect() {
+        "cannot connect"
+    } else if e.is_timeout() {
+        "timed out"
+    } else if e.is_body() || e.is_decode() {
+        "error reading the body"
+    } else {
+        "the request failed"
+    });
     let mut source = std::error::Error::source(e);
     while let Some(cause) = source {
         text.push_str(": ");
@@ -333,5 +257,7 @@ mod tests {
         let text = format!("{config:?}");
         assert!(!text.contains("0123456789"), "{text}");
         assert!(text.contains("…abcd"), "{text}");
+        assert_eq!(config.options().initial_retry_delay_ms, 1000);
+        assert_eq!(config.options().read_timeout_ms, 300_000);
     }
 }

@@ -38,8 +38,8 @@ fn imports_only_the_handler_and_logging() {
     assert_eq!(
         imports,
         [
-            "relay:autoconfig/handler@0.1.0",
-            "relay:autoconfig/types@0.1.0",
+            "relay:autoconfig/handler@0.2.0",
+            "relay:autoconfig/types@0.2.0",
             "wasi:logging/logging@0.1.0-draft"
         ],
         "the component's import surface changed: no clocks, random, filesystem, sockets or stdio allowed"

@@ -6,6 +6,8 @@ mod expiry;
 mod patch;
 mod props;
 mod put;
+mod sse;
+mod stream;
 
 use alloc::format;
 use alloc::string::{String, ToString};

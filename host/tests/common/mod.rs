@@ -11,11 +11,9 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use autoconfig_host::backoff::BackoffConfig;
 use autoconfig_host::handler::{EnvironmentParams, Handler};
-use autoconfig_host::http::HttpError;
 use autoconfig_host::output::CallLine;
-use autoconfig_host::runner::{self, Exit, StreamConfig};
+use autoconfig_host::runner::{self, Exit, RunError, StreamConfig};
 use autoconfig_host::{Driver, Limits, Runtime, Settings};
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -425,21 +423,13 @@ async fn play(steps: Vec<Step>, tx: mpsc::Sender<Result<Bytes, std::io::Error>>)
 // Running the runner.
 // ---------------------------------------------------------------------------------------------
 
-/// Stream settings with short timings: backoff 20 ms doubling to 200 ms, slow curve 300 ms to
-/// 1 s, read timeout 5 s (tests of the read timeout shorten it).
+/// Stream settings with short timings: the shortest backoff the component allows (100 ms),
+/// read timeout 5 s.
 pub fn fast_config(uri: &str) -> StreamConfig {
     let mut config = StreamConfig::new("test-key", uri);
     config.read_timeout = Duration::from_secs(5);
     config.connect_timeout = Duration::from_secs(2);
-    config.backoff = BackoffConfig {
-        initial: Duration::from_millis(20),
-        max: Duration::from_millis(200),
-        jitter_ratio: 0.5,
-        reset_after: Duration::from_secs(60),
-        min_retry: Duration::from_millis(10),
-        slow_initial: Duration::from_millis(300),
-        slow_max: Duration::from_secs(1),
-    };
+    config.initial_retry_delay = Duration::from_millis(100);
     config
 }
 
@@ -448,7 +438,7 @@ pub struct Running {
     /// What the handler received.
     pub calls: Calls,
     stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<Result<Exit, HttpError>>,
+    task: JoinHandle<Result<Exit, RunError>>,
 }
 
 /// Starts `runner::run` with a [`Recorder`] on a new driver (system clock).

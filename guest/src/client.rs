@@ -1,0 +1,120 @@
+//! The component's whole state: the [`Machine`] and, once started, the [`Stream`] feeding it.
+//! Both WIT interfaces (`client` and `stream`) act on one [`Client`].
+
+use alloc::string::String;
+
+use crate::handler::{Handler, Level};
+use crate::machine::{Directive, Filtered, Machine, Settings};
+use crate::stream::{Step, Stream, StreamOptions};
+
+/// The machine and its optional stream client.
+#[derive(Debug, Default, Clone)]
+pub struct Client {
+    machine: Machine,
+    stream: Option<Stream>,
+}
+
+impl Client {
+    /// An empty client: no environments, no stream.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The state machine.
+    pub fn machine(&self) -> &Machine {
+        &self.machine
+    }
+
+    /// The stream client, once started.
+    pub fn stream(&self) -> Option<&Stream> {
+        self.stream.as_ref()
+    }
+
+    /// Replaces the settings (the size limit applies to the stream's parser too).
+    pub fn configure(&mut self, settings: Settings) {
+        self.machine.configure(settings);
+        if let Some(stream) = self.stream.as_mut() {
+            stream.set_max_event_bytes(settings.max_message_bytes);
+        }
+    }
+
+    /// One SSE event from a host with its own SSE stack ([`Machine::on_event`]).
+    pub fn on_event(&mut self, name: &str, data: &str, now: u64, h: &mut impl Handler) -> Directive {
+        self.machine.on_event(name, data, now, h)
+    }
+
+    /// Fires due timers ([`Machine::tick`]).
+    pub fn tick(&mut self, now: u64, h: &mut impl Handler) -> Option<u64> {
+        self.machine.tick(now, h)
+    }
+
+    /// Starts or restarts the stream client; the environments and timers are kept.
+    pub fn start(
+        &mut self,
+        options: &StreamOptions,
+        now: u64,
+        h: &mut impl Handler,
+    ) -> Result<Step, String> {
+        let max = self.machine.settings().max_message_bytes;
+        let filtered = &mut Filtered::new(h, self.machine.settings().log_level);
+        let (mut stream, was_open) =
+            Stream::start(options, max, self.stream.as_ref(), now, filtered)?;
+        let step = stream.first_step(was_open, &mut self.machine, now);
+        self.stream = Some(stream);
+        Ok(step)
+    }
+
+    /// [`Stream::on_response`].
+    pub fn on_response(
+        &mut self,
+        status: u16,
+        content_type: Option<&str>,
+        location: Option<&str>,
+        now: u64,
+        h: &mut impl Handler,
+    ) -> Step {
+        match self.stream.as_mut() {
+            Some(s) => s.on_response(status, content_type, location, &mut self.machine, now, h),
+            None => self.not_started("on-response", h),
+        }
+    }
+
+    /// [`Stream::on_body`].
+    pub fn on_body(&mut self, chunk: &[u8], now: u64, h: &mut impl Handler) -> Step {
+        match self.stream.as_mut() {
+            Some(s) => s.on_body(chunk, &mut self.machine, now, h),
+            None => self.not_started("on-body", h),
+        }
+    }
+
+    /// [`Stream::on_closed`].
+    pub fn on_closed(&mut self, error: Option<&str>, now: u64, h: &mut impl Handler) -> Step {
+        match self.stream.as_mut() {
+            Some(s) => s.on_closed(error, &mut self.machine, now, h),
+            None => self.not_started("on-closed", h),
+        }
+    }
+
+    /// [`Stream::on_timeout`]; without a stream, fires the timers only.
+    pub fn on_timeout(&mut self, now: u64, h: &mut impl Handler) -> Step {
+        match self.stream.as_mut() {
+            Some(s) => s.on_timeout(&mut self.machine, now, h),
+            None => Step {
+                next_deadline: self.machine.tick(now, h),
+                ..Step::default()
+            },
+        }
+    }
+
+    /// A stream call before `start`: logged and ignored.
+    fn not_started(&self, call: &str, h: &mut impl Handler) -> Step {
+        Filtered::new(h, self.machine.settings().log_level).log(
+            Level::Warn,
+            format_args!("Ignoring stream.{call}: the stream client was not started"),
+        );
+        Step {
+            next_deadline: self.machine.next_deadline(),
+            ..Step::default()
+        }
+    }
+}
