@@ -1,6 +1,7 @@
 //! Support for the component tests: a recording handler and a shared compiled component.
 
 pub mod scenario;
+pub mod streams;
 
 use std::sync::OnceLock;
 

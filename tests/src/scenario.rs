@@ -120,7 +120,8 @@ pub fn load(path: &Path) -> Result<Scenario, String> {
     serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-fn to_line(call: Call) -> CallLine {
+/// A recorded callback in the JSON-lines form.
+pub fn to_line(call: Call) -> CallLine {
     match call {
         Call::Add(p) => CallLine::Add {
             env: EnvLine::from(p),
@@ -134,7 +135,8 @@ fn to_line(call: Call) -> CallLine {
     }
 }
 
-fn level_name(level: LogLevel) -> &'static str {
+/// The corpus name of a log level.
+pub fn level_name(level: LogLevel) -> &'static str {
     match level {
         LogLevel::Trace => "trace",
         LogLevel::Debug => "debug",

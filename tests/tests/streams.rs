@@ -1,0 +1,46 @@
+//! Runs every case of the shared stream corpus (`tests/streams/*.json`) on the real compiled
+//! component, through the `stream-client` interface.
+//!
+//! `STREAMS_ACTUAL=DIR cargo test -p autoconfig-component-tests --test streams` also writes each
+//! case's actual outputs to `DIR/<case>.json` (one entry per step), to help write new cases:
+//! every output written into a case is then checked by hand against the policy.
+
+use autoconfig_component_tests::streams::{corpus_files, load, run};
+
+#[test]
+fn every_stream_case_passes() {
+    let files = corpus_files();
+    assert!(
+        files.len() >= 20,
+        "the stream corpus lost files: only {} found",
+        files.len()
+    );
+    let actual_dir = std::env::var_os("STREAMS_ACTUAL").map(std::path::PathBuf::from);
+    let mut failures = Vec::new();
+    for file in &files {
+        let case = match load(file) {
+            Ok(case) => case,
+            Err(e) => {
+                failures.push(e);
+                continue;
+            }
+        };
+        let (outcome, actual) = run(&case);
+        if let (Some(dir), Some(name)) = (&actual_dir, file.file_name()) {
+            let text = serde_json::to_string_pretty(&actual).unwrap_or_default();
+            if let Err(e) = std::fs::write(dir.join(name), text) {
+                failures.push(format!("cannot write the actual outputs: {e}"));
+            }
+        }
+        if let Err(e) = outcome {
+            failures.push(format!("{}:\n{e}", file.display()));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} stream cases failed:\n{}",
+        failures.len(),
+        files.len(),
+        failures.join("\n\n")
+    );
+}
