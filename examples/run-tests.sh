@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the Node.js and Python embeddings of the relay-autoconfig component against the shared
-# scenario corpus (tests/scenarios/*.json) plus their hosts end to end. Sets up what is missing
+# corpora (tests/scenarios/*.json, tests/streams/*.json) plus their hosts end to end, then the
+# cross-check of the Rust, Node.js and Python hosts (examples/cross-check.sh). Sets up what is missing
 # first (idempotent): npm ci in examples/node, a virtualenv at .venv with
 # examples/python/requirements.txt, and the jco transpile of the component.
 #
@@ -60,7 +61,8 @@ if ! cmp -s "$req" "$venv/.requirements.installed"; then
 fi
 
 scenarios=$(find "$root/tests/scenarios" -maxdepth 1 -name '*.json' | wc -l)
-echo "== $scenarios scenario files in tests/scenarios"
+streams=$(find "$root/tests/streams" -maxdepth 1 -name '*.json' | wc -l)
+echo "== $scenarios scenario files in tests/scenarios, $streams stream cases in tests/streams"
 
 echo "== node --test (examples/node)"
 (cd "$node_dir" && node --test --test-reporter=spec test/)
@@ -78,6 +80,9 @@ for out in "$node_out" "$py_out"; do
     exit 1
   fi
 done
+
+echo "== cross-check: Rust, Node.js and Python hosts on one script"
+bash "$root/examples/cross-check.sh" "${AUTOCONFIG_HOST_BIN:-$root/target/debug/autoconfig-host}"
 
 if [[ "$bench" == 1 ]]; then
   echo "== bench: Node.js"

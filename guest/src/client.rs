@@ -39,7 +39,13 @@ impl Client {
     }
 
     /// One SSE event from a host with its own SSE stack ([`Machine::on_event`]).
-    pub fn on_event(&mut self, name: &str, data: &str, now: u64, h: &mut impl Handler) -> Directive {
+    pub fn on_event(
+        &mut self,
+        name: &str,
+        data: &str,
+        now: u64,
+        h: &mut impl Handler,
+    ) -> Directive {
         self.machine.on_event(name, data, now, h)
     }
 

@@ -192,8 +192,11 @@ fn to_wit_step(step: Step) -> types::Step {
             url: r.url,
             headers: r.headers,
         }),
-        stop: step.stop.map(|StopReason::InvalidKey| types::StopReason::InvalidKey),
+        stop: step
+            .stop
+            .map(|StopReason::InvalidKey| types::StopReason::InvalidKey),
         next_deadline: step.next_deadline,
+        last_event_id: step.last_event_id,
     }
 }
 
@@ -233,7 +236,9 @@ impl StreamGuest for Component {
     }
 
     fn on_closed(error: Option<String>, now: u64) -> types::Step {
-        to_wit_step(with_client(|c| c.on_closed(error.as_deref(), now, &mut Imports)))
+        to_wit_step(with_client(|c| {
+            c.on_closed(error.as_deref(), now, &mut Imports)
+        }))
     }
 
     fn on_timeout(now: u64) -> types::Step {

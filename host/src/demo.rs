@@ -5,7 +5,8 @@
 //! A script is JSON: `{"connections": [[STEP, ...], ...]}`. Connection *n* to the server plays
 //! list *n* (the last list again for any later connection). A step is
 //! `{"delayMs": N, "event": "put", "data": ..., "id": "..."}`, `{"delayMs": N, "comment": "..."}`
-//! or `{"delayMs": N, "close": true}` (end the response: the client sees EOF). `data` is a
+//! or `{"delayMs": N, "close": true}` (end the response: the client sees EOF); a connection whose
+//! first step is `{"delayMs": N, "status": 401}` is answered with that status instead. `data` is a
 //! string sent as is, or any other JSON value sent as its text. In `data`, the token
 //! `"{{now+N}}"` (quotes included) becomes the number of ms since the Unix epoch N ms after the
 //! step is sent, so expiry timestamps can be relative. When the last step of the last list has
@@ -64,6 +65,10 @@ pub struct ScriptStep {
     /// End the response here.
     #[serde(default)]
     pub close: bool,
+    /// Answer the connection with this HTTP status and an empty body instead of an event
+    /// stream (only in a connection's first step; its other fields are ignored).
+    #[serde(default)]
+    pub status: Option<u16>,
 }
 
 /// Why a script could not be used.
@@ -175,6 +180,16 @@ async fn stream(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Respon
     let count = shared.script.connections.len();
     let steps = shared.script.connections[index.min(count - 1)].clone();
     let last = index + 1 >= count;
+    if let Some(first) = steps.first()
+        && let Some(status) = first.status
+    {
+        tokio::time::sleep(Duration::from_millis(first.delay_ms)).await;
+        if last {
+            let _ = shared.finished.send(true);
+        }
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        return (status, "").into_response();
+    }
     let (tx, rx) = mpsc::channel::<Bytes>(16);
     let shared_for_task = Arc::clone(&shared);
     tokio::spawn(async move {

@@ -231,22 +231,29 @@ impl<H: Handler, C: Clock> Driver<H, C> {
     ) -> Result<Step, Error> {
         let len = content_type.map_or(0, str::len) + location.map_or(0, str::len);
         self.stream_call(len, now, |i, s| {
-            i.relay_autoconfig_stream_client()
-                .call_on_response(s, status, content_type, location, now)
+            i.relay_autoconfig_stream_client().call_on_response(
+                s,
+                status,
+                content_type,
+                location,
+                now,
+            )
         })
     }
 
     /// The next chunk of the open stream's body.
     pub fn on_body(&mut self, chunk: &[u8], now: u64) -> Result<Step, Error> {
         self.stream_call(chunk.len(), now, |i, s| {
-            i.relay_autoconfig_stream_client().call_on_body(s, chunk, now)
+            i.relay_autoconfig_stream_client()
+                .call_on_body(s, chunk, now)
         })
     }
 
     /// The open request ended (`error`: why; `None` for a clean end of the body).
     pub fn on_closed(&mut self, error: Option<&str>, now: u64) -> Result<Step, Error> {
         self.stream_call(error.map_or(0, str::len), now, |i, s| {
-            i.relay_autoconfig_stream_client().call_on_closed(s, error, now)
+            i.relay_autoconfig_stream_client()
+                .call_on_closed(s, error, now)
         })
     }
 
@@ -278,7 +285,9 @@ impl<H: Handler, C: Clock> Driver<H, C> {
                     i.relay_autoconfig_stream_client()
                         .call_start(s, &wit_options, now)
                 })?;
-                let mut step = started.map(|step| self.take_step(step)).map_err(Error::Trap)?;
+                let mut step = started
+                    .map(|step| self.take_step(step))
+                    .map_err(Error::Trap)?;
                 step.disconnect = true;
                 Ok(step)
             }
@@ -286,15 +295,11 @@ impl<H: Handler, C: Clock> Driver<H, C> {
         }
     }
 
-    /// Converts a step, remembering its deadline and the last event id it sends.
+    /// Converts a step, remembering its deadline and the stream's last event id.
     fn take_step(&mut self, step: wit::Step) -> Step {
         self.next_deadline = step.next_deadline;
-        if let (Some(options), Some(request)) = (self.stream.as_mut(), step.connect.as_ref()) {
-            options.last_event_id = request
-                .headers
-                .iter()
-                .find(|(name, _)| name == "Last-Event-ID")
-                .map(|(_, value)| value.clone());
+        if let (Some(options), Some(id)) = (self.stream.as_mut(), step.last_event_id.as_ref()) {
+            options.last_event_id = (!id.is_empty()).then(|| id.clone());
         }
         Step {
             disconnect: step.disconnect,
@@ -302,8 +307,11 @@ impl<H: Handler, C: Clock> Driver<H, C> {
                 url: r.url,
                 headers: r.headers,
             }),
-            stop: step.stop.map(|wit::StopReason::InvalidKey| StopReason::InvalidKey),
+            stop: step
+                .stop
+                .map(|wit::StopReason::InvalidKey| StopReason::InvalidKey),
             next_deadline: step.next_deadline,
+            last_event_id: step.last_event_id,
         }
     }
 

@@ -235,4 +235,3 @@ fn rotation_put(in_ms: u64) -> String {
     let data = json!({"path": "/", "data": {"environments": {"a": rotated}}});
     event("put", &data.to_string())
 }
-

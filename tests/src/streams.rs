@@ -151,6 +151,9 @@ pub struct Expect {
     /// `next-deadline`.
     #[serde(default)]
     pub next_deadline: Option<u64>,
+    /// `last-event-id` (changed by this call).
+    #[serde(default)]
+    pub last_event_id: Option<String>,
     /// `start` must fail with a message containing this.
     #[serde(default)]
     pub error: Option<String>,
@@ -188,6 +191,7 @@ pub fn step_json(step: &Step, calls: &[CallLine]) -> Value {
         "connect": step.connect.as_ref().map(|r| json!({"url": r.url, "headers": r.headers})),
         "stop": step.stop.map(|StopReason::InvalidKey| "invalid-key"),
         "nextDeadline": step.next_deadline,
+        "lastEventId": step.last_event_id,
     })
 }
 
@@ -312,6 +316,7 @@ fn run_into(case: &Case, actual: &mut Vec<Value>) -> Result<(), String> {
                     "connect": want.connect,
                     "stop": want.stop,
                     "nextDeadline": want.next_deadline,
+                    "lastEventId": want.last_event_id,
                 });
                 if want.error.is_some() {
                     errors.push(format!("step {index}: expected an error, got {got}"));

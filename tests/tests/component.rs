@@ -3,7 +3,7 @@
 
 use autoconfig_component_tests::{Call, Recorder, runtime};
 use autoconfig_host::{
-    Driver, Error, Limits, LogLevel, ManualClock, RestartReason, Runtime, Settings,
+    Driver, Error, Limits, LogLevel, ManualClock, RestartReason, Runtime, Settings, StreamOptions,
 };
 
 const T0: u64 = 1_796_000_000_000;
@@ -279,5 +279,59 @@ fn log_level_setting_keeps_filtered_lines_inside_the_guest() {
     assert!(
         d.handler()
             .logged(LogLevel::Warn, "Ignoring unrecognized stream event")
+    );
+}
+
+#[test]
+fn a_trap_in_the_stream_restarts_the_stream_client_with_a_delay() {
+    let rt = Runtime::from_file(
+        autoconfig_host::BUILT_COMPONENT,
+        Limits {
+            fuel_per_call: 5_000_000,
+            fuel_per_byte: 0,
+            ..Limits::default()
+        },
+    )
+    .expect("load");
+    let mut d = Driver::new(&rt, Recorder::default()).expect("driver");
+    let options = StreamOptions {
+        key: "rel-key-0001".into(),
+        stream_uri: "http://stream.test".into(),
+        initial_retry_delay_ms: 1000,
+        read_timeout_ms: 300_000,
+        jitter_seed: 1,
+        last_event_id: None,
+        prior_failures: 0,
+    };
+    let t0 = 1_796_000_000_000;
+    let step = d.start(&options, t0).expect("no trap").expect("valid");
+    assert!(step.connect.is_some());
+    d.on_response(200, Some("text/event-stream"), None, t0)
+        .expect("no trap");
+    let small = format!("id: 7\nevent: put\ndata: {}\n\n", put_of(1));
+    d.on_body(small.as_bytes(), t0).expect("no trap");
+    assert_eq!(d.handler_mut().take().len(), 2, "add + ready");
+    // A put too big for the fuel budget traps the guest.
+    let big = format!("event: put\ndata: {}\n\n", put_of(3000));
+    let step = d
+        .on_body(big.as_bytes(), t0 + 1)
+        .expect("recovered, not an error");
+    assert_eq!(d.traps(), 1);
+    assert!(step.disconnect, "the connection must be dropped: {step:?}");
+    assert_eq!(
+        step.connect, None,
+        "not at once: no hot loop on a payload that traps"
+    );
+    let wait = step.next_deadline.expect("a reconnect deadline") - (t0 + 1);
+    assert!(wait > 500 && wait <= 1000, "{wait}");
+    let step = d.on_timeout(t0 + 1 + wait).expect("no trap");
+    let request = step.connect.expect("reconnect");
+    assert!(
+        request
+            .headers
+            .iter()
+            .any(|(n, v)| n == "Last-Event-ID" && v == "7"),
+        "the last event id survives the trap: {:?}",
+        request.headers
     );
 }

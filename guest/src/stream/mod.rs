@@ -107,6 +107,8 @@ pub struct Step {
     pub stop: Option<StopReason>,
     /// When to call [`Stream::on_timeout`] next.
     pub next_deadline: Option<u64>,
+    /// The stream's last event id, when this call changed it (`Some("")`: cleared).
+    pub last_event_id: Option<String>,
 }
 
 /// Where the connection stands.
@@ -318,7 +320,10 @@ impl Stream {
                     Ok(target) => {
                         h.log(
                             Level::Debug,
-                            format_args!("Following a redirect (HTTP {status}) to {}", target.redacted()),
+                            format_args!(
+                                "Following a redirect (HTTP {status}) to {}",
+                                target.redacted()
+                            ),
                         );
                         let redirects = redirects.saturating_add(1);
                         step.connect = Some(self.request(&target));
@@ -372,18 +377,21 @@ impl Stream {
             return self.finish(step, machine);
         };
         *last_byte = now;
+        let id_changes = self.parser.id_changes();
         self.parser.push(chunk);
         while let Some(item) = self.parser.next_item() {
             let ended = match item {
-                Item::Event(event) => match machine.on_event(&event.event, &event.data, now, h).restart {
-                    Some(RestartReason::ReconnectRequested) => {
-                        // The server's own request: the base delay, not the grown one.
-                        self.backoff.reset();
-                        true
+                Item::Event(event) => {
+                    match machine.on_event(&event.event, &event.data, now, h).restart {
+                        Some(RestartReason::ReconnectRequested) => {
+                            // The server's own request: the base delay, not the grown one.
+                            self.backoff.reset();
+                            true
+                        }
+                        Some(RestartReason::MalformedData) => true,
+                        None => false,
                     }
-                    Some(RestartReason::MalformedData) => true,
-                    None => false,
-                },
+                }
                 Item::Comment(_) => {
                     Filtered::new(h, machine.settings().log_level).log(
                         Level::Debug,
@@ -433,13 +441,18 @@ impl Stream {
                 if dropped > 0 {
                     h.log(
                         Level::Debug,
-                        format_args!("Discarded {dropped} item(s) received after the connection was ended"),
+                        format_args!(
+                            "Discarded {dropped} item(s) received after the connection was ended"
+                        ),
                     );
                 }
                 step.disconnect = true;
                 self.back_off(now, h);
                 break;
             }
+        }
+        if self.parser.id_changes() != id_changes {
+            step.last_event_id = Some(self.parser.last_event_id().unwrap_or("").into());
         }
         self.finish(step, machine)
     }
@@ -619,10 +632,6 @@ fn is_header_value(value: &str) -> bool {
 fn log_wait(h: &mut impl Handler, delay: u64) {
     h.log(
         Level::Info,
-        format_args!(
-            "Reconnecting in {}.{:03} s",
-            delay / 1000,
-            delay % 1000
-        ),
+        format_args!("Reconnecting in {}.{:03} s", delay / 1000, delay % 1000),
     );
 }

@@ -108,6 +108,8 @@ pub struct Parser {
     id_buffer: String,
     /// The committed last-event-id string.
     last_event_id: String,
+    /// Counts the changes of `last_event_id`.
+    id_changes: u64,
     /// The event being built went over the limit and its data was dropped.
     oversized: bool,
     /// Limit for one event's data.
@@ -135,6 +137,7 @@ impl Parser {
             event_type: String::new(),
             id_buffer: String::new(),
             last_event_id: String::new(),
+            id_changes: 0,
             oversized: false,
             max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
             items: VecDeque::new(),
@@ -218,6 +221,12 @@ impl Parser {
     /// line), to send as `Last-Event-ID` when reconnecting; `None` when empty.
     pub fn last_event_id(&self) -> Option<&str> {
         (!self.last_event_id.is_empty()).then_some(self.last_event_id.as_str())
+    }
+
+    /// How many times the committed last-event-id string changed: compare two readings to
+    /// know whether it changed in between.
+    pub fn id_changes(&self) -> u64 {
+        self.id_changes
     }
 
     /// Prepares for a new connection's body: drops the partial line and the
@@ -363,6 +372,7 @@ impl Parser {
     fn dispatch(&mut self) {
         if self.last_event_id != self.id_buffer {
             self.last_event_id.clone_from(&self.id_buffer);
+            self.id_changes = self.id_changes.wrapping_add(1);
         }
         let id = self.last_event_id().map(String::from);
         if self.oversized {

@@ -3,8 +3,8 @@
 use crate::stream::sse::*;
 use alloc::borrow::ToOwned;
 use alloc::string::String;
-use alloc::vec::Vec;
 use alloc::vec;
+use alloc::vec::Vec;
 use proptest::prelude::*;
 
 const UTF8_BOM: &str = "\u{FEFF}";

@@ -72,11 +72,13 @@ impl Sim {
     }
 
     fn redirect(&mut self, status: u16, location: Option<&str>) -> Step {
-        self.client.on_response(status, None, location, self.now, &mut self.rec)
+        self.client
+            .on_response(status, None, location, self.now, &mut self.rec)
     }
 
     fn body(&mut self, text: &str) -> Step {
-        self.client.on_body(text.as_bytes(), self.now, &mut self.rec)
+        self.client
+            .on_body(text.as_bytes(), self.now, &mut self.rec)
     }
 
     fn event(&mut self, name: &str, data: &str) -> Step {
@@ -157,7 +159,8 @@ fn start_connects_at_once_with_the_headers() {
 
 #[test]
 fn start_rejects_bad_options_and_keeps_the_state() {
-    let cases: [(fn(&mut StreamOptions), &str); 7] = [
+    type Breaker = fn(&mut StreamOptions);
+    let cases: [(Breaker, &str); 7] = [
         (|o| o.key = String::new(), "key"),
         (|o| o.key = "a\nb".into(), "key"),
         (|o| o.stream_uri = "ftp://x".into(), "stream-uri"),
@@ -199,7 +202,14 @@ fn stream_urls() {
         u("HTTP://H:8030").as_deref(),
         Ok("http://H:8030/relay_auto_config")
     );
-    for bad in ["http://", "https://", "http:///", "http://h:x", "mailto:a@b", ""] {
+    for bad in [
+        "http://",
+        "https://",
+        "http:///",
+        "http://h:x",
+        "mailto:a@b",
+        "",
+    ] {
         assert!(u(bad).is_err(), "{bad}");
     }
     let long = format!("http://{}", "a".repeat(100_000));
@@ -225,7 +235,10 @@ fn events_flow_to_the_machine_and_rearm_the_read_timeout() {
     let mut sim = Sim::connected();
     sim.at(T0 + 10);
     let step = sim.event("put", &put(&[("e1", env_json("e1", 1))]));
-    assert_eq!(sim.take_calls(), [Call::Add(params("e1", 1)), Call::ReceivedAll]);
+    assert_eq!(
+        sim.take_calls(),
+        [Call::Add(params("e1", 1)), Call::ReceivedAll]
+    );
     assert_eq!(step.next_deadline, Some(T0 + 10 + READ_TIMEOUT));
     // A heartbeat is a byte too.
     sim.at(T0 + 200_000);
@@ -241,9 +254,13 @@ fn events_split_anywhere_are_reassembled() {
         put(&[("e1", env_json("e1", 1))])
     );
     for byte in text.as_bytes() {
-        sim.client.on_body(core::slice::from_ref(byte), sim.now, &mut sim.rec);
+        sim.client
+            .on_body(core::slice::from_ref(byte), sim.now, &mut sim.rec);
     }
-    assert_eq!(sim.take_calls(), [Call::Add(params("e1", 1)), Call::ReceivedAll]);
+    assert_eq!(
+        sim.take_calls(),
+        [Call::Add(params("e1", 1)), Call::ReceivedAll]
+    );
 }
 
 #[test]
@@ -379,7 +396,10 @@ fn oversized_events_end_the_connection_only_for_put_patch_delete() {
     assert!(!step.disconnect);
     assert!(sim.logged(Level::Warn, "Ignoring an oversized \"message\" event"));
     // Exactly at the limit is not oversized (it is just not valid JSON).
-    let exact = format!("{{\"path\":\"/\",\"data\":{{\"environments\":{{}}}},\"x\":\"{}\"}}", "y".repeat(18));
+    let exact = format!(
+        "{{\"path\":\"/\",\"data\":{{\"environments\":{{}}}},\"x\":\"{}\"}}",
+        "y".repeat(18)
+    );
     assert_eq!(exact.len(), 64);
     let step = sim.event("put", &exact);
     assert!(!step.disconnect, "{:?}", sim.rec.logs);
@@ -401,7 +421,10 @@ fn retry_sets_the_base_with_a_floor_and_keeps_the_failure_count() {
         let (wait, _) = sim.reconnect(&step);
         waits.push(wait);
     }
-    for (wait, delay) in waits.iter().zip([100, 200, 400, 800, 1600, 3200, 6400, 12_800, 25_600, 30_000]) {
+    for (wait, delay) in waits
+        .iter()
+        .zip([100, 200, 400, 800, 1600, 3200, 6400, 12_800, 25_600, 30_000])
+    {
         assert_jittered(*wait, delay);
     }
     // A large value is capped.
@@ -457,8 +480,20 @@ fn same_origin_redirects_are_followed_up_to_ten() {
     let step = sim.redirect(307, Some("/moved/relay_auto_config?x=1"));
     assert!(step.disconnect);
     let request = step.connect.expect("follow");
-    assert_eq!(request.url, "http://stream.test/moved/relay_auto_config?x=1");
-    assert_eq!(header(&Step { connect: Some(request), ..Step::default() }, "Authorization"), Some(KEY));
+    assert_eq!(
+        request.url,
+        "http://stream.test/moved/relay_auto_config?x=1"
+    );
+    assert_eq!(
+        header(
+            &Step {
+                connect: Some(request),
+                ..Step::default()
+            },
+            "Authorization"
+        ),
+        Some(KEY)
+    );
     for _ in 0..9 {
         let step = sim.redirect(301, Some("http://STREAM.test:80/again"));
         assert!(step.connect.is_some(), "{:?}", sim.rec.logs);
@@ -486,7 +521,10 @@ fn relative_locations_resolve_against_the_request() {
     let j = |l: &str| base.join(l).map(|u| u.as_str().to_string());
     assert_eq!(j("c").as_deref(), Ok("http://h:81/a/b/c"));
     assert_eq!(j("/c").as_deref(), Ok("http://h:81/c"));
-    assert_eq!(j("?r").as_deref(), Ok("http://h:81/a/b/relay_auto_config?r"));
+    assert_eq!(
+        j("?r").as_deref(),
+        Ok("http://h:81/a/b/relay_auto_config?r")
+    );
     assert_eq!(j("//other/x").as_deref(), Ok("http://other/x"));
     assert_eq!(j("HTTP://h:81/y#f").as_deref(), Ok("http://h:81/y"));
     assert!(j("").is_err());
@@ -520,7 +558,10 @@ fn read_timeout_ends_a_silent_connection_and_a_hung_request() {
 fn the_deadline_merges_expiry_timers() {
     let mut sim = Sim::connected();
     let expiry = T0 + 5_000;
-    sim.event("put", &put(&[("e1", env_expiring("e1", 1, "old-key", expiry))]));
+    sim.event(
+        "put",
+        &put(&[("e1", env_expiring("e1", 1, "old-key", expiry))]),
+    );
     let step = sim.event("patch", "{}");
     assert_eq!(step.next_deadline, Some(expiry));
     sim.take_calls();
@@ -559,7 +600,10 @@ fn a_clock_stepped_back_does_not_stretch_waits() {
 fn a_clock_jumping_forward_fires_expiries_and_ends_waits_early() {
     let mut sim = Sim::connected();
     let expiry = T0 + 86_400_000;
-    sim.event("put", &put(&[("e1", env_expiring("e1", 1, "old-key", expiry))]));
+    sim.event(
+        "put",
+        &put(&[("e1", env_expiring("e1", 1, "old-key", expiry))]),
+    );
     sim.take_calls();
     // A day later in one step (a suspended laptop, an NTP step): the expiry fires, and the
     // silent connection is ended once.
@@ -589,7 +633,10 @@ fn calls_out_of_protocol_are_ignored() {
     let mut c = Client::new();
     let mut rec = Recorder::default();
     assert_eq!(c.on_body(b"data: x\n\n", T0, &mut rec), Step::default());
-    assert_eq!(c.on_response(200, None, None, T0, &mut rec), Step::default());
+    assert_eq!(
+        c.on_response(200, None, None, T0, &mut rec),
+        Step::default()
+    );
     assert_eq!(c.on_closed(None, T0, &mut rec), Step::default());
     let (mut sim, _) = Sim::started();
     // A body before the response, a second response, a close after the close.
@@ -650,7 +697,10 @@ fn backoff_curves() {
     assert_jittered(b.next_delay(T0, &mut j), MAX_MS);
     for delay in [0u64, 1, 2, 3, u64::MAX] {
         let cut = j.apply(delay);
-        assert!(cut <= delay && (delay < 2 || cut > delay / 2), "{delay} -> {cut}");
+        assert!(
+            cut <= delay && (delay < 2 || cut > delay / 2),
+            "{delay} -> {cut}"
+        );
     }
 }
 
@@ -731,10 +781,8 @@ proptest! {
             }
             if step.connect.is_some() {
                 prop_assert!(!open, "connect while a request is open");
-                if !redirect {
-                    if last_connect.is_some() {
-                        prop_assert!(elapsed_since_connect >= MIN_BASE_MS / 2, "reconnected after {elapsed_since_connect} ms");
-                    }
+                if !redirect && last_connect.is_some() {
+                    prop_assert!(elapsed_since_connect >= MIN_BASE_MS / 2, "reconnected after {elapsed_since_connect} ms");
                 }
                 last_connect = Some(sim.now);
                 elapsed_since_connect = 0;
