@@ -5,6 +5,7 @@ use alloc::string::String;
 
 use crate::handler::{Handler, Level};
 use crate::machine::{Directive, Filtered, Machine, Settings};
+use crate::snapshot::SnapshotError;
 use crate::stream::{Step, Stream, StreamOptions};
 
 /// The machine and its optional stream client.
@@ -12,6 +13,23 @@ use crate::stream::{Step, Stream, StreamOptions};
 pub struct Client {
     machine: Machine,
     stream: Option<Stream>,
+    /// A last event id restored from a snapshot, for the next `start` that gives none.
+    resume_id: Option<String>,
+}
+
+/// What a restore brought back (the WIT `restored`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Restored {
+    /// Live environments.
+    pub environments: u32,
+    /// Remembered deletions.
+    pub tombstones: u32,
+    /// Expiry timers still to fire.
+    pub pending_expiries: u32,
+    /// When `tick`/`on-timeout` is next needed.
+    pub next_deadline: Option<u64>,
+    /// The stream's last event id in the snapshot.
+    pub last_event_id: Option<String>,
 }
 
 impl Client {
@@ -54,6 +72,35 @@ impl Client {
         self.machine.tick(now, h)
     }
 
+    /// The whole state as a snapshot ([`crate::snapshot`]).
+    pub fn snapshot(&self) -> alloc::vec::Vec<u8> {
+        let id = match &self.stream {
+            Some(stream) => stream.last_event_id(),
+            None => self.resume_id.as_deref(),
+        };
+        self.machine.snapshot(id)
+    }
+
+    /// Replaces the state with a snapshot's ([`Machine::restore`]); its last event id is used by
+    /// the next `start` that gives none. On error nothing changes.
+    pub fn restore(
+        &mut self,
+        bytes: &[u8],
+        announce: bool,
+        h: &mut impl Handler,
+    ) -> Result<Restored, SnapshotError> {
+        let id = self.machine.restore(bytes, announce, h)?;
+        self.resume_id = id.clone();
+        let m = &self.machine;
+        Ok(Restored {
+            environments: u32::try_from(m.environments().count()).unwrap_or(u32::MAX),
+            tombstones: u32::try_from(m.tombstones()).unwrap_or(u32::MAX),
+            pending_expiries: u32::try_from(m.pending_timers()).unwrap_or(u32::MAX),
+            next_deadline: m.next_deadline(),
+            last_event_id: id,
+        })
+    }
+
     /// Starts or restarts the stream client; the environments and timers are kept.
     pub fn start(
         &mut self,
@@ -63,10 +110,15 @@ impl Client {
     ) -> Result<Step, String> {
         let max = self.machine.settings().max_message_bytes;
         let filtered = &mut Filtered::new(h, self.machine.settings().log_level);
+        let mut options = options.clone();
+        if options.last_event_id.is_none() && self.stream.is_none() {
+            options.last_event_id = self.resume_id.take();
+        }
         let (mut stream, was_open) =
-            Stream::start(options, max, self.stream.as_ref(), now, filtered)?;
+            Stream::start(&options, max, self.stream.as_ref(), now, filtered)?;
         let step = stream.first_step(was_open, &mut self.machine, now);
         self.stream = Some(stream);
+        self.resume_id = None;
         Ok(step)
     }
 

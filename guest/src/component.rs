@@ -17,6 +17,7 @@ wit_bindgen::generate!({
 });
 
 use exports::relay::autoconfig::client::Guest as ClientGuest;
+use exports::relay::autoconfig::state::Guest as StateGuest;
 use exports::relay::autoconfig::stream_client::Guest as StreamGuest;
 use relay::autoconfig::{handler, types};
 use wasi::logging::logging;
@@ -155,6 +156,8 @@ impl ClientGuest for Component {
     fn configure(settings: types::Settings) {
         with_client(|m| {
             m.configure(Settings {
+                max_tombstones: m.machine().settings().max_tombstones,
+                max_state_bytes: m.machine().settings().max_state_bytes,
                 max_message_bytes: settings.max_message_bytes,
                 log_level: match settings.log_level {
                     logging::Level::Trace | logging::Level::Debug => Level::Debug,
@@ -243,6 +246,24 @@ impl StreamGuest for Component {
 
     fn on_timeout(now: u64) -> types::Step {
         to_wit_step(with_client(|c| c.on_timeout(now, &mut Imports)))
+    }
+}
+
+impl StateGuest for Component {
+    fn snapshot() -> alloc::vec::Vec<u8> {
+        with_client(|c| c.snapshot())
+    }
+
+    fn restore(snapshot: alloc::vec::Vec<u8>, announce: bool) -> Result<types::Restored, String> {
+        with_client(|c| c.restore(&snapshot, announce, &mut Imports))
+            .map(|r| types::Restored {
+                environments: r.environments,
+                tombstones: r.tombstones,
+                pending_expiries: r.pending_expiries,
+                next_deadline: r.next_deadline,
+                last_event_id: r.last_event_id,
+            })
+            .map_err(|e| alloc::format!("{e}"))
     }
 }
 

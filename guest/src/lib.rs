@@ -20,6 +20,7 @@ pub mod env;
 pub mod handler;
 pub mod machine;
 pub mod mask;
+pub mod snapshot;
 pub mod stream;
 pub mod timers;
 pub mod timestamp;
@@ -28,10 +29,14 @@ pub mod wire;
 #[cfg(target_arch = "wasm32")]
 mod component;
 
-pub use client::Client;
+pub use client::{Client, Restored};
 pub use env::{Environment, EnvironmentParams, ExpiringKey};
 pub use handler::{Handler, Level};
-pub use machine::{DEFAULT_MAX_MESSAGE_BYTES, Directive, Machine, RestartReason, Settings};
+pub use machine::{
+    DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_STATE_BYTES, DEFAULT_MAX_TOMBSTONES, Directive, Machine,
+    RestartReason, Settings,
+};
+pub use snapshot::SnapshotError;
 pub use stream::{Request, Step, StopReason, Stream, StreamOptions};
 
 #[cfg(test)]

@@ -1,19 +1,29 @@
 //! The state machine: last known environments, version checks, put diffs and expiry timers.
 
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
+use crate::env::WireExpiry;
 use crate::env::{Environment, ExpiringKey};
 use crate::handler::{Handler, Level};
 use crate::mask::{Last4, Quoted, Safe};
+use crate::snapshot::{self, SnapEnv, SnapExpiring, SnapState, SnapTombstone, SnapshotError};
 use crate::timers::Timers;
 use crate::timestamp::Rfc3339;
 use crate::wire::{self, DeleteMessage, PatchData, PatchPath, PutMessage};
 
 /// The default limit on event data: 16 MiB.
 pub const DEFAULT_MAX_MESSAGE_BYTES: u64 = 16 * 1024 * 1024;
+/// The default limit on remembered deletions (tombstones).
+pub const DEFAULT_MAX_TOMBSTONES: u32 = 100_000;
+/// The default limit on the estimated size of the state: 192 MiB, so that even a `put` that
+/// replaces a full state stays well inside a 512 MiB memory limit.
+pub const DEFAULT_MAX_STATE_BYTES: u64 = 192 * 1024 * 1024;
+/// The estimated memory of one remembered environment ID besides its strings: the map entry,
+/// the record and allocator overhead. See [`Machine::state_bytes`].
+const SLOT_OVERHEAD: u64 = 512;
 
 /// The machine's settings (the WIT `settings`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +32,13 @@ pub struct Settings {
     pub max_message_bytes: u64,
     /// Log lines below this level are neither formatted nor passed to [`Handler::log`].
     pub log_level: Level,
+    /// At most this many deleted environment IDs are remembered; past it the oldest deletion is
+    /// forgotten.
+    pub max_tombstones: u32,
+    /// The estimated size of the state may not exceed this many bytes: a `patch` that would
+    /// take it over is refused, a `put` over it is malformed, and deletions are forgotten,
+    /// oldest first, to make room.
+    pub max_state_bytes: u64,
 }
 
 impl Default for Settings {
@@ -29,6 +46,8 @@ impl Default for Settings {
         Settings {
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             log_level: Level::Debug,
+            max_tombstones: DEFAULT_MAX_TOMBSTONES,
+            max_state_bytes: DEFAULT_MAX_STATE_BYTES,
         }
     }
 }
@@ -101,8 +120,8 @@ enum Slot {
         timer: Option<u64>,
     },
     /// A deleted environment, remembered by the version of the delete so that older updates
-    /// stay rejected.
-    Tombstone { version: i64 },
+    /// stay rejected. `seq` orders tombstones by age (see `Machine::tombstone_order`).
+    Tombstone { version: i64, seq: u64 },
 }
 
 /// The auto-configuration state machine. Sans-IO: it never reads a clock; every entry point
@@ -112,6 +131,17 @@ pub struct Machine {
     slots: BTreeMap<String, Slot>,
     timers: Timers,
     settings: Settings,
+    /// Tombstones oldest first, as `(seq, id)`; an entry whose slot no longer carries that `seq`
+    /// is stale and skipped.
+    tombstone_order: VecDeque<(u64, String)>,
+    /// How many slots are tombstones.
+    tombstones: usize,
+    /// The next tombstone's `seq`.
+    next_seq: u64,
+    /// The estimated size of the state, in bytes (see [`Machine::state_bytes`]).
+    state_bytes: u64,
+    /// Tombstones forgotten over the limits so far.
+    evicted: u64,
 }
 
 /// The `(project name, env name)` pair shown after an env ID in log lines.
@@ -169,13 +199,304 @@ impl Machine {
     pub fn version_of(&self, env_id: &str) -> Option<i64> {
         self.slots.get(env_id).map(|slot| match slot {
             Slot::Live { env, .. } => env.version,
-            Slot::Tombstone { version } => *version,
+            Slot::Tombstone { version, .. } => *version,
         })
     }
 
     /// How many expiry timers are pending.
     pub fn pending_timers(&self) -> usize {
         self.timers.len()
+    }
+
+    /// How many deleted environment IDs are remembered.
+    pub fn tombstones(&self) -> usize {
+        self.tombstones
+    }
+
+    /// The estimated size of the state in bytes: per environment ID, a fixed overhead for the
+    /// map entry and the record plus the length of every string (a tombstone: the overhead and
+    /// its ID twice, once in the map and once in the age queue). [`Settings::max_state_bytes`]
+    /// bounds it.
+    pub fn state_bytes(&self) -> u64 {
+        self.state_bytes
+    }
+
+    /// The estimated cost of one slot whose ID is `id_len` bytes long.
+    fn cost(id_len: usize, slot: &Slot) -> u64 {
+        let rest = match slot {
+            Slot::Live { env, .. } => env_bytes(env),
+            Slot::Tombstone { .. } => id_len,
+        };
+        SLOT_OVERHEAD + (id_len + rest) as u64
+    }
+
+    /// Updates the counters for a slot that enters or leaves the state.
+    fn account(&mut self, id_len: usize, slot: &Slot, enters: bool) {
+        let cost = Self::cost(id_len, slot);
+        let tombstone = usize::from(matches!(slot, Slot::Tombstone { .. }));
+        if enters {
+            self.state_bytes = self.state_bytes.saturating_add(cost);
+            self.tombstones += tombstone;
+        } else {
+            self.state_bytes = self.state_bytes.saturating_sub(cost);
+            self.tombstones = self.tombstones.saturating_sub(tombstone);
+        }
+    }
+
+    /// Stores `slot` under `id`, keeping the counters; returns the slot it replaced.
+    fn store(&mut self, id: String, slot: Slot) -> Option<Slot> {
+        let id_len = id.len();
+        self.account(id_len, &slot, true);
+        let old = self.slots.insert(id, slot);
+        if let Some(old) = &old {
+            self.account(id_len, old, false);
+        }
+        old
+    }
+
+    /// Removes the slot of `id`, keeping the counters.
+    fn forget(&mut self, id: &str) -> Option<Slot> {
+        let old = self.slots.remove(id);
+        if let Some(old) = &old {
+            self.account(id.len(), old, false);
+        }
+        old
+    }
+
+    /// The whole state in the snapshot format ([`crate::snapshot`]), with the stream's last
+    /// event id.
+    pub fn snapshot(&self, last_event_id: Option<&str>) -> Vec<u8> {
+        let mut state = SnapState {
+            last_event_id: last_event_id.map(String::from),
+            ..SnapState::default()
+        };
+        for slot in self.slots.values() {
+            if let Slot::Live { env, timer } = slot {
+                state.environments.push(SnapEnv {
+                    env_id: env.env_id.clone(),
+                    env_key: env.env_key.clone(),
+                    env_name: env.env_name.clone(),
+                    proj_key: env.project_key.clone(),
+                    proj_name: env.project_name.clone(),
+                    sdk_key: env.sdk_key.clone(),
+                    mob_key: env.mobile_key.clone(),
+                    expiring: env.expiring.as_ref().map(|x| SnapExpiring {
+                        key: x.key.clone(),
+                        timestamp: x.timestamp,
+                    }),
+                    default_ttl: env.default_ttl_minutes,
+                    secure_mode: env.secure_mode,
+                    version: env.version,
+                    timer_pending: timer.is_some(),
+                });
+            }
+        }
+        for (seq, id) in &self.tombstone_order {
+            if let Some(Slot::Tombstone { version, seq: s }) = self.slots.get(id)
+                && s == seq
+            {
+                state.tombstones.push(SnapTombstone {
+                    env_id: id.clone(),
+                    version: *version,
+                });
+            }
+        }
+        snapshot::encode(&state)
+    }
+
+    /// Replaces the whole state with a snapshot's (the settings are kept). Everything is
+    /// validated first: on any error the state is unchanged and nothing is called. Silent unless
+    /// `announce`, which then calls `add-environment` for every live environment (by ascending
+    /// ID) and `received-all-environments`. Returns the snapshot's last event id.
+    pub fn restore(
+        &mut self,
+        bytes: &[u8],
+        announce: bool,
+        h: &mut impl Handler,
+    ) -> Result<Option<String>, SnapshotError> {
+        let state = snapshot::decode(bytes)?;
+        let mut fresh = Machine {
+            settings: self.settings,
+            ..Machine::default()
+        };
+        let invalid = |why: String| SnapshotError::Invalid(why);
+        for env in state.environments {
+            if env.env_id.is_empty() {
+                return Err(invalid("an environment has an empty envId".into()));
+            }
+            if fresh.slots.contains_key(&env.env_id) {
+                return Err(invalid(alloc::format!(
+                    "environment {} appears twice",
+                    Quoted(&env.env_id)
+                )));
+            }
+            if let Some(x) = &env.expiring
+                && x.key.is_empty()
+            {
+                return Err(invalid(alloc::format!(
+                    "environment {} has an empty expiring key",
+                    Quoted(&env.env_id)
+                )));
+            }
+            let timer = match (&env.expiring, env.timer_pending) {
+                (Some(x), true) if x.timestamp > 0 && x.key != env.sdk_key => Some(x.timestamp),
+                (_, true) => {
+                    return Err(invalid(alloc::format!(
+                        "environment {} has a pending expiry without an expiring key and time",
+                        Quoted(&env.env_id)
+                    )));
+                }
+                (_, false) => None,
+            };
+            let id = env.env_id.clone();
+            if let Some(due) = timer {
+                fresh.timers.arm(due, &id);
+            }
+            let env = Environment {
+                env_id: env.env_id,
+                env_key: env.env_key,
+                env_name: env.env_name,
+                project_key: env.proj_key,
+                project_name: env.proj_name,
+                sdk_key: env.sdk_key,
+                mobile_key: env.mob_key,
+                expiring: env.expiring.map(|x| WireExpiry {
+                    key: x.key,
+                    timestamp: x.timestamp,
+                }),
+                default_ttl_minutes: env.default_ttl,
+                secure_mode: env.secure_mode,
+                version: env.version,
+            };
+            fresh.store(id, Slot::Live { env, timer });
+        }
+        if fresh.state_bytes > fresh.settings.max_state_bytes {
+            return Err(invalid(alloc::format!(
+                "its environments take about {} bytes, over the state limit of {}",
+                fresh.state_bytes,
+                fresh.settings.max_state_bytes
+            )));
+        }
+        for t in state.tombstones {
+            if t.env_id.is_empty() || fresh.slots.contains_key(&t.env_id) {
+                return Err(invalid(alloc::format!(
+                    "tombstone {} is empty, repeated or also live",
+                    Quoted(&t.env_id)
+                )));
+            }
+            let seq = fresh.next_seq;
+            fresh.next_seq += 1;
+            fresh.tombstone_order.push_back((seq, t.env_id.clone()));
+            fresh.store(
+                t.env_id,
+                Slot::Tombstone {
+                    version: t.version,
+                    seq,
+                },
+            );
+        }
+        let h = &mut Filtered::new(h, self.settings.log_level);
+        fresh.enforce_limits(h);
+        *self = fresh;
+        h.log(
+            Level::Info,
+            format_args!(
+                "Restored {} environment(s), {} deletion(s) and {} pending expiry(ies) from a snapshot",
+                self.environments().count(),
+                self.tombstones,
+                self.timers.len()
+            ),
+        );
+        if announce {
+            for slot in self.slots.values() {
+                if let Slot::Live { env, timer } = slot {
+                    let expiring = env.expiring.as_ref().and_then(|x| {
+                        let shown = timer.is_some() || (x.timestamp == 0 && x.key != env.sdk_key);
+                        shown.then(|| ExpiringKey {
+                            key: x.key.clone(),
+                            expires_at: timer.map(|_| x.timestamp),
+                        })
+                    });
+                    h.add_environment(env.params(expiring));
+                }
+            }
+            h.received_all_environments();
+        }
+        Ok(state.last_event_id)
+    }
+
+    /// Recomputes the counters from scratch and checks them (tests only).
+    #[cfg(test)]
+    pub(crate) fn check_counters(&self) {
+        let tombstones = self
+            .slots
+            .values()
+            .filter(|s| matches!(s, Slot::Tombstone { .. }))
+            .count();
+        let bytes: u64 = self
+            .slots
+            .iter()
+            .map(|(id, slot)| Self::cost(id.len(), slot))
+            .sum();
+        assert_eq!(self.tombstones, tombstones, "tombstone count");
+        assert_eq!(self.state_bytes, bytes, "state bytes");
+        assert!(self.tombstone_order.len() <= 2 * self.tombstones + 1025);
+        for (id, slot) in &self.slots {
+            if let Slot::Tombstone { seq, .. } = slot {
+                assert!(
+                    self.tombstone_order
+                        .iter()
+                        .any(|(s, i)| s == seq && i == id),
+                    "tombstone {id} is in the age queue"
+                );
+            }
+        }
+    }
+
+    /// Remembers the deletion of `id` at `version` as a new tombstone, then forgets the oldest
+    /// tombstones while over either limit.
+    fn add_tombstone(&mut self, id: &str, version: i64, h: &mut impl Handler) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.store(String::from(id), Slot::Tombstone { version, seq });
+        self.tombstone_order.push_back((seq, String::from(id)));
+        self.enforce_limits(h);
+    }
+
+    /// Forgets the oldest tombstones while there are too many or the state is too big.
+    fn enforce_limits(&mut self, h: &mut impl Handler) {
+        let before = self.evicted;
+        while self.tombstones > self.settings.max_tombstones as usize
+            || (self.state_bytes > self.settings.max_state_bytes && self.tombstones > 0)
+        {
+            let Some((seq, id)) = self.tombstone_order.pop_front() else {
+                break;
+            };
+            if matches!(self.slots.get(&id), Some(Slot::Tombstone { seq: s, .. }) if *s == seq) {
+                self.forget(&id);
+                self.evicted += 1;
+            }
+        }
+        let evicted = self.evicted - before;
+        if evicted > 0 && (before == 0 || before / 10_000 != self.evicted / 10_000) {
+            h.log(
+                Level::Warn,
+                format_args!(
+                    "Forgot the oldest {evicted} deleted environment ID(s) to stay within {} tombstones and {} bytes of state ({} forgotten so far); a late update for a forgotten ID would be accepted",
+                    self.settings.max_tombstones,
+                    self.settings.max_state_bytes,
+                    self.evicted
+                ),
+            );
+        }
+        // Stale age entries (tombstones since revived or forgotten) are dropped once they
+        // outnumber the live ones, so the queue stays within twice the tombstones.
+        if self.tombstone_order.len() > 2 * self.tombstones + 1024 {
+            let slots = &self.slots;
+            self.tombstone_order.retain(|(seq, id)| {
+                matches!(slots.get(id), Some(Slot::Tombstone { seq: s, .. }) if s == seq)
+            });
+        }
     }
 
     /// Handles one SSE event. Never panics, whatever `name` and `data` hold.
@@ -296,6 +617,18 @@ impl Machine {
             );
             return None;
         }
+        let needed: u64 = incoming
+            .iter()
+            .map(|(id, rep)| SLOT_OVERHEAD + (id.len() + wire_env_bytes(rep)) as u64)
+            .sum();
+        if needed > self.settings.max_state_bytes {
+            let reason = alloc::format!(
+                "its {} environments would take about {needed} bytes, over the state limit of {}",
+                incoming.len(),
+                self.settings.max_state_bytes
+            );
+            return Self::malformed("put", &reason, h);
+        }
         h.log(
             Level::Info,
             format_args!(
@@ -327,10 +660,10 @@ impl Machine {
             {
                 continue;
             }
-            self.upsert(env, now, h);
+            self.upsert(env, now, false, h);
         }
         for id in forgotten {
-            match self.slots.remove(&id) {
+            match self.forget(&id) {
                 Some(Slot::Live { env, timer }) => {
                     if let Some(due) = timer {
                         self.timers.cancel(due, &id);
@@ -381,7 +714,7 @@ impl Machine {
             );
             return None;
         }
-        self.upsert(Environment::from(rep), now, h);
+        self.upsert(Environment::from(rep), now, true, h);
         None
     }
 
@@ -410,8 +743,7 @@ impl Machine {
                         Safe(id)
                     ),
                 );
-                self.slots
-                    .insert(String::from(id), Slot::Tombstone { version });
+                self.add_tombstone(id, version, h);
             }
             Some(Slot::Live { env, .. }) if version <= env.version => {
                 h.log(
@@ -423,7 +755,7 @@ impl Machine {
                     ),
                 );
             }
-            Some(Slot::Tombstone { version: known }) if version == *known => {
+            Some(Slot::Tombstone { version: known, .. }) if version == *known => {
                 h.log(
                     Level::Debug,
                     format_args!(
@@ -432,7 +764,7 @@ impl Machine {
                     ),
                 );
             }
-            Some(Slot::Tombstone { version: known }) if version < *known => {
+            Some(Slot::Tombstone { version: known, .. }) if version < *known => {
                 h.log(
                     Level::Info,
                     format_args!(
@@ -441,7 +773,7 @@ impl Machine {
                     ),
                 );
             }
-            Some(Slot::Tombstone { version: known }) => {
+            Some(Slot::Tombstone { version: known, .. }) => {
                 h.log(
                     Level::Debug,
                     format_args!(
@@ -451,9 +783,9 @@ impl Machine {
                 );
                 *known = version;
             }
-            Some(slot @ Slot::Live { .. }) => {
-                let previous = core::mem::replace(slot, Slot::Tombstone { version });
-                if let Slot::Live { env, timer } = previous {
+            Some(Slot::Live { .. }) => {
+                let previous = self.forget(id);
+                if let Some(Slot::Live { env, timer }) = previous {
                     if let Some(due) = timer {
                         self.timers.cancel(due, id);
                     }
@@ -462,6 +794,7 @@ impl Machine {
                         format_args!("Removed environment {} {}", Safe(id), Names(&env)),
                     );
                 }
+                self.add_tombstone(id, version, h);
                 h.delete_environment(id);
             }
         }
@@ -469,7 +802,9 @@ impl Machine {
     }
 
     /// Adds or updates `env` if its version is new enough (rule 4), managing its expiry timer.
-    fn upsert(&mut self, env: Environment, now: u64, h: &mut impl Handler) {
+    /// With `check_budget`, an environment that would take the state over
+    /// [`Settings::max_state_bytes`] is refused (a `put` checks its whole size up front).
+    fn upsert(&mut self, env: Environment, now: u64, check_budget: bool, h: &mut impl Handler) {
         let id = env.env_id.clone();
         let (is_update, old_timer) = match self.slots.get(&id) {
             Some(Slot::Live { env: known, .. }) if env.version <= known.version => {
@@ -483,7 +818,7 @@ impl Machine {
                 );
                 return;
             }
-            Some(Slot::Tombstone { version }) if env.version <= *version => {
+            Some(Slot::Tombstone { version, .. }) if env.version <= *version => {
                 h.log(
                     Level::Info,
                     format_args!(
@@ -499,6 +834,27 @@ impl Machine {
             }
             Some(Slot::Tombstone { .. }) | None => (false, None),
         };
+        if check_budget {
+            let old = self
+                .slots
+                .get(&id)
+                .map_or(0, |slot| Self::cost(id.len(), slot));
+            let new = SLOT_OVERHEAD + (id.len() + env_bytes(&env)) as u64;
+            if self.state_bytes.saturating_sub(old).saturating_add(new)
+                > self.settings.max_state_bytes
+            {
+                h.log(
+                    Level::Error,
+                    format_args!(
+                        "Refusing environment {} version {}: the state would take more than {} bytes; it is not served",
+                        Safe(&id),
+                        env.version,
+                        self.settings.max_state_bytes
+                    ),
+                );
+                return;
+            }
+        }
         let plan = self.plan_expiry(&env, now, old_timer.as_ref(), h);
         match (old_timer, plan.timer) {
             (Some((old_due, _)), Some(new_due)) if old_due == new_due => {}
@@ -527,7 +883,7 @@ impl Machine {
                 format_args!("Added environment {} {}", Safe(&id), Names(&env)),
             );
         }
-        self.slots.insert(
+        self.store(
             id,
             Slot::Live {
                 env,
@@ -641,6 +997,28 @@ impl Machine {
             timer: Some(expiring.timestamp),
         }
     }
+}
+
+/// The bytes of a decoded environment's strings, its ID aside (as [`env_bytes`]).
+fn wire_env_bytes(w: &wire::WireEnv) -> usize {
+    w.env_key.len()
+        + w.env_name.len()
+        + w.proj_key.len()
+        + w.proj_name.len()
+        + w.sdk_key.value.len()
+        + w.mob_key.len()
+        + w.sdk_key.expiring.value.len()
+}
+
+/// The bytes of an environment's strings, its ID aside.
+fn env_bytes(env: &Environment) -> usize {
+    env.env_key.len()
+        + env.env_name.len()
+        + env.project_key.len()
+        + env.project_name.len()
+        + env.sdk_key.len()
+        + env.mobile_key.len()
+        + env.expiring.as_ref().map_or(0, |x| x.key.len())
 }
 
 /// The environment ID in a `/environments/<id>` path: non-empty, with no further `/`.

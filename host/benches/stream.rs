@@ -1,6 +1,7 @@
-//! End to end on loopback: how long a put of 1,000 and 10,000 environments takes from the first
-//! byte leaving a local SSE server to the `received-all-environments` callback, through the real
-//! runner (HTTP, SSE parsing, the component under wasmtime).
+//! End to end on loopback, through the real runner (HTTP, SSE parsing, the component under
+//! wasmtime): how long a put of 1,000 and 10,000 environments takes from the first byte leaving a
+//! local SSE server to the `received-all-environments` callback, and 10,000 patch events (each
+//! adding an environment) from the first byte to the last `add-environment`.
 
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -14,15 +15,28 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 mod fixtures;
 use fixtures::put_of;
 
-/// Reports `received-all-environments` on a channel.
-struct Ready(mpsc::Sender<Instant>);
+/// Reports `received-all-environments`, or the `adds`-th `add-environment`, on a channel.
+struct Ready {
+    done: mpsc::Sender<Instant>,
+    /// Signal after this many adds instead of on `received-all-environments`.
+    adds: Option<usize>,
+}
 
 impl Handler for Ready {
-    fn add_environment(&mut self, _: EnvironmentParams) {}
+    fn add_environment(&mut self, _: EnvironmentParams) {
+        if let Some(left) = self.adds.as_mut() {
+            *left -= 1;
+            if *left == 0 {
+                let _ = self.done.send(Instant::now());
+            }
+        }
+    }
     fn update_environment(&mut self, _: EnvironmentParams) {}
     fn delete_environment(&mut self, _: String) {}
     fn received_all_environments(&mut self) {
-        let _ = self.0.send(Instant::now());
+        if self.adds.is_none() {
+            let _ = self.done.send(Instant::now());
+        }
     }
     fn key_expired(&mut self, _: String, _: String) {}
     fn log(&mut self, _: autoconfig_host::LogLevel, _: &str) {}
@@ -31,6 +45,20 @@ impl Handler for Ready {
 /// The put of `n` environments as one SSE event.
 fn put_event(n: usize) -> Vec<u8> {
     format!("event: put\ndata: {}\n\n", put_of(n)).into_bytes()
+}
+
+/// `n` patch events, each adding a new environment (taken from a put of `n`).
+fn patch_events(n: usize) -> Vec<u8> {
+    let put: serde_json::Value = serde_json::from_str(&put_of(n)).expect("valid put");
+    let mut out = String::new();
+    if let Some(envs) = put["data"]["environments"].as_object() {
+        for (id, env) in envs {
+            out.push_str(&format!(
+                "event: patch\ndata: {{\"path\":\"/environments/{id}\",\"data\":{env}}}\n\n"
+            ));
+        }
+    }
+    out.into_bytes()
 }
 
 fn bench(c: &mut Criterion) {
@@ -48,18 +76,32 @@ fn bench(c: &mut Criterion) {
             b.iter_custom(|iters| {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
-                    total += tokio.block_on(one_put(&runtime, event));
+                    total += tokio.block_on(one_put(&runtime, event, None));
                 }
                 total
             })
         });
     }
     group.finish();
+    let mut group = c.benchmark_group("first byte to last patch");
+    group.sample_size(10);
+    let n = 10_000;
+    let events = patch_events(n);
+    group.bench_with_input(BenchmarkId::from_parameter(n), &events, |b, events| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                total += tokio.block_on(one_put(&runtime, events, Some(n)));
+            }
+            total
+        })
+    });
+    group.finish();
 }
 
 /// Serves one connection that sends `event` in 64 KiB writes, runs the runner against it, and
-/// returns the time from the first write to `ready`.
-async fn one_put(runtime: &Runtime, event: &[u8]) -> Duration {
+/// returns the time from the first write to `ready` (or to the `adds`-th add).
+async fn one_put(runtime: &Runtime, event: &[u8], adds: Option<usize>) -> Duration {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -82,7 +124,11 @@ async fn one_put(runtime: &Runtime, event: &[u8]) -> Duration {
         tokio::time::sleep(Duration::from_secs(30)).await;
     });
     let (ready_tx, ready_rx) = mpsc::channel();
-    let mut driver = Driver::new(runtime, Ready(ready_tx)).expect("instantiate");
+    let handler = Ready {
+        done: ready_tx,
+        adds,
+    };
+    let mut driver = Driver::new(runtime, handler).expect("instantiate");
     let config = StreamConfig::new("bench-key", format!("http://{addr}"));
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let run = runner::run(&mut driver, &config, async {

@@ -1,7 +1,7 @@
 //! Running one component instance: the host side of `on-event` and `tick`.
 
 use wasmtime::component::HasSelf;
-use wasmtime::{Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime::{ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder};
 
 use crate::bindings::relay::autoconfig::types as wit;
 use crate::bindings::wasi::logging::logging;
@@ -9,24 +9,74 @@ use crate::bindings::{Autoconfig, AutoconfigPre};
 use crate::clock::{Clock, SystemClock};
 use crate::error::Error;
 use crate::handler::{EnvironmentParams, ExpiringKey, Handler, LogLevel};
-use crate::runtime::Runtime;
+use crate::mirror::Mirror;
+use crate::runtime::{Limits, Runtime};
 
 pub use relay_autoconfig::{
-    DEFAULT_MAX_MESSAGE_BYTES, Directive, Level, Request, RestartReason, Settings, Step,
+    DEFAULT_MAX_MESSAGE_BYTES, Directive, Level, Request, RestartReason, Restored, Settings, Step,
     StopReason, StreamOptions,
 };
 
-/// The store's data: the user's handler plus the limiter.
+/// The store's data: the user's handler, the copy of what it was told, and the limiter.
 struct HostState<H> {
     handler: H,
-    limits: StoreLimits,
+    mirror: Mirror,
+    limits: Limiter,
+    /// During a restore: the mirror being rebuilt from its announcement, and whether the
+    /// handler hears it.
+    restoring: Option<(Mirror, bool)>,
+}
+
+/// The store's memory limits, remembering the size of the guest's linear memory.
+struct Limiter {
+    inner: StoreLimits,
+    memory_bytes: usize,
+}
+
+impl ResourceLimiter for Limiter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let allowed = self.inner.memory_growing(current, desired, maximum)?;
+        if allowed {
+            self.memory_bytes = self.memory_bytes.max(desired);
+        }
+        Ok(allowed)
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.inner.table_growing(current, desired, maximum)
+    }
+
+    fn instances(&self) -> usize {
+        self.inner.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.inner.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.inner.memories()
+    }
 }
 
 /// One running instance of the component, its handler and its clock.
 ///
 /// Every call reads the clock once and passes the time in. If the guest traps, the call returns
-/// [`Error::Trap`] and the next call starts a fresh instance (with the same handler and
-/// settings), whose state is empty: restart the stream so that a new `put` refills it.
+/// [`Error::Trap`] and a fresh instance takes over, brought back to exactly what the handler
+/// was told (a copy of every delivered environment is kept for this: see [`crate::mirror`]), so
+/// the next `put` gives only the real differences and pending expiries still fire. Only
+/// remembered deletions are lost. If even that fails, the handler's [`Handler::reset`] says the
+/// state is gone.
 pub struct Driver<H: Handler, C: Clock = SystemClock> {
     runtime: Runtime,
     pre: AutoconfigPre<HostState<H>>,
@@ -37,6 +87,8 @@ pub struct Driver<H: Handler, C: Clock = SystemClock> {
     next_deadline: Option<u64>,
     /// The options of the last successful `start`, to restart the stream after a trap.
     stream: Option<StreamOptions>,
+    /// The limits of each call (the runtime's, unless changed with [`Driver::set_limits`]).
+    limits: Limits,
     /// Traps so far (passed as `prior-failures` when the stream restarts after one).
     traps: u32,
 }
@@ -76,24 +128,44 @@ impl<H: Handler, C: Clock> Driver<H, C> {
             settings: Settings::default(),
             next_deadline: None,
             stream: None,
+            limits: runtime.limits(),
             traps: 0,
         };
-        driver.store = Some(driver.new_store(handler));
+        driver.store = Some(driver.new_store(handler, Mirror::default()));
         driver.ensure_instance()?;
         Ok(driver)
     }
 
-    fn new_store(&self, handler: H) -> Store<HostState<H>> {
-        let limits = StoreLimitsBuilder::new()
-            .memory_size(self.runtime.limits().max_memory_bytes)
+    fn new_store(&self, handler: H, mirror: Mirror) -> Store<HostState<H>> {
+        let inner = StoreLimitsBuilder::new()
+            .memory_size(self.limits.max_memory_bytes)
             .instances(4)
             .tables(8)
             .memories(2)
             .trap_on_grow_failure(false)
             .build();
-        let mut store = Store::new(self.runtime.engine(), HostState { handler, limits });
+        let limits = Limiter {
+            inner,
+            memory_bytes: 0,
+        };
+        let state = HostState {
+            handler,
+            mirror,
+            limits,
+            restoring: None,
+        };
+        let mut store = Store::new(self.runtime.engine(), state);
         store.limiter(|s| &mut s.limits);
         store
+    }
+
+    /// The fuel for a call carrying `data_len` bytes: the runtime's budget plus room for work
+    /// that grows with the state (forgetting every environment and tombstone, firing every
+    /// expiry), so that no legal state size runs out of fuel.
+    fn fuel(&self, data_len: usize) -> u64 {
+        let entries = self.store.as_ref().map_or(0, |s| s.data().mirror.len())
+            + self.settings.max_tombstones as usize;
+        self.limits.fuel_for(data_len, entries)
     }
 
     /// Instantiates the component if there is no live instance, applying the settings.
@@ -101,12 +173,13 @@ impl<H: Handler, C: Clock> Driver<H, C> {
         if self.instance.is_some() {
             return Ok(());
         }
+        let fuel = self.fuel(0);
         let store = self
             .store
             .as_mut()
             .ok_or_else(|| Error::Trap("the store was lost".into()))?;
         store
-            .set_fuel(self.runtime.limits().fuel_for(0))
+            .set_fuel(fuel)
             .map_err(|e| Error::Trap(format!("{e:#}")))?;
         let instance = self
             .pre
@@ -129,29 +202,136 @@ impl<H: Handler, C: Clock> Driver<H, C> {
         f: impl FnOnce(&Autoconfig, &mut Store<HostState<H>>) -> wasmtime::Result<T>,
     ) -> Result<T, Error> {
         self.ensure_instance()?;
+        let fuel = self.fuel(data_len);
         let (Some(instance), Some(store)) = (self.instance.as_ref(), self.store.as_mut()) else {
             return Err(Error::Trap("no instance".into()));
         };
         store
-            .set_fuel(self.runtime.limits().fuel_for(data_len))
+            .set_fuel(fuel)
             .map_err(|e| Error::Trap(format!("{e:#}")))?;
         match f(instance, store) {
             Ok(value) => Ok(value),
             Err(e) => {
                 let message = format!("{e:#}");
-                self.instance = None;
-                if let Some(old) = self.store.take() {
-                    let state = old.into_data();
-                    self.store = Some(self.new_store(state.handler));
-                }
-                self.next_deadline = None;
+                self.replace_instance();
                 self.traps = self.traps.saturating_add(1);
-                tracing::error!(
-                    "the autoconfig component trapped and was restarted with empty state: {message}"
-                );
+                match self.recover() {
+                    Ok(n) => tracing::error!(
+                        "the autoconfig component trapped; a fresh instance was brought back to the {n} environment(s) the proxy has: {message}"
+                    ),
+                    Err(e) => {
+                        tracing::error!(
+                            "the autoconfig component trapped and its state could not be brought back ({e}); the proxy is told to reset: {message}"
+                        );
+                        self.replace_instance();
+                        if let Some(store) = self.store.as_mut() {
+                            let data = store.data_mut();
+                            data.mirror.clear();
+                            data.handler.reset();
+                        }
+                    }
+                }
                 Err(Error::Trap(message))
             }
         }
+    }
+
+    /// Drops the instance and its store, keeping the handler and the mirror.
+    fn replace_instance(&mut self) {
+        self.instance = None;
+        self.next_deadline = None;
+        if let Some(old) = self.store.take() {
+            let state = old.into_data();
+            self.store = Some(self.new_store(state.handler, state.mirror));
+        }
+    }
+
+    /// Brings a fresh instance back to what the handler was told; returns how many
+    /// environments that is.
+    fn recover(&mut self) -> Result<usize, Error> {
+        self.ensure_instance()?;
+        let Some(store) = self.store.as_ref() else {
+            return Err(Error::Trap("the store was lost".into()));
+        };
+        let mirror = &store.data().mirror;
+        let n = mirror.len();
+        if n == 0 {
+            return Ok(0);
+        }
+        let id = self
+            .stream
+            .as_ref()
+            .and_then(|o| o.last_event_id.as_deref());
+        let bytes = mirror.snapshot(id);
+        // At least the runtime's budget, even if this driver's limits were lowered.
+        let fuel = self.fuel(bytes.len()).max(
+            self.runtime
+                .limits()
+                .fuel_for(bytes.len(), n + self.settings.max_tombstones as usize),
+        );
+        let (Some(instance), Some(store)) = (self.instance.as_ref(), self.store.as_mut()) else {
+            return Err(Error::Trap("no instance".into()));
+        };
+        store
+            .set_fuel(fuel)
+            .map_err(|e| Error::Trap(format!("{e:#}")))?;
+        let restored = instance
+            .relay_autoconfig_state()
+            .call_restore(&mut *store, &bytes, false)
+            .map_err(|e| Error::Trap(format!("{e:#}")))?
+            .map_err(Error::Trap)?;
+        self.next_deadline = restored.next_deadline;
+        Ok(n)
+    }
+
+    /// The whole state as a snapshot (see `guest/src/snapshot.rs` for the format).
+    pub fn snapshot(&mut self) -> Result<Vec<u8>, Error> {
+        self.call(0, |i, s| i.relay_autoconfig_state().call_snapshot(s))
+    }
+
+    /// Replaces the state with a snapshot's. `Ok(Err(reason))`: refused, nothing changed.
+    /// With `announce`, the handler gets an `add` for every environment and `ready`.
+    pub fn restore(
+        &mut self,
+        snapshot: &[u8],
+        announce: bool,
+    ) -> Result<Result<Restored, String>, Error> {
+        // The component always announces, so the mirror learns the restored environments; the
+        // handler hears them only if asked (a silent restore: the proxy already has them).
+        self.set_restoring(Some((Mirror::default(), announce)));
+        let restored = self.call(snapshot.len(), |i, s| {
+            i.relay_autoconfig_state().call_restore(s, snapshot, true)
+        });
+        let rebuilt = self.set_restoring(None);
+        let restored = restored?;
+        if restored.is_ok()
+            && let (Some(store), Some((mirror, _))) = (self.store.as_mut(), rebuilt)
+        {
+            store.data_mut().mirror = mirror;
+        }
+        Ok(restored.map(|r| {
+            self.next_deadline = r.next_deadline;
+            Restored {
+                environments: r.environments,
+                tombstones: r.tombstones,
+                pending_expiries: r.pending_expiries,
+                next_deadline: r.next_deadline,
+                last_event_id: r.last_event_id,
+            }
+        }))
+    }
+
+    /// Starts or ends a restore; returns the previous restore state.
+    fn set_restoring(&mut self, restoring: Option<(Mirror, bool)>) -> Option<(Mirror, bool)> {
+        let store = self.store.as_mut()?;
+        std::mem::replace(&mut store.data_mut().restoring, restoring)
+    }
+
+    /// The size of the guest's linear memory, in bytes (it only grows).
+    pub fn memory_bytes(&self) -> usize {
+        self.store
+            .as_ref()
+            .map_or(0, |s| s.data().limits.memory_bytes)
     }
 
     /// Replaces the settings (kept across instance restarts).
@@ -315,6 +495,12 @@ impl<H: Handler, C: Clock> Driver<H, C> {
         }
     }
 
+    /// Changes the fuel budget of later calls (and the memory limit of instances created from
+    /// now on, after a trap).
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
+    }
+
     /// Guest traps so far.
     pub fn traps(&self) -> u32 {
         self.traps
@@ -369,22 +555,40 @@ fn is_parsed(name: &str) -> bool {
 
 impl<H: Handler> crate::bindings::relay::autoconfig::handler::Host for HostState<H> {
     fn add_environment(&mut self, params: wit::EnvironmentParams) {
-        self.handler.add_environment(from_wit(params));
+        let params = from_wit(params);
+        match &mut self.restoring {
+            Some((mirror, announce)) => {
+                mirror.told(&params);
+                if *announce {
+                    self.handler.add_environment(params);
+                }
+            }
+            None => {
+                self.mirror.told(&params);
+                self.handler.add_environment(params);
+            }
+        }
     }
 
     fn update_environment(&mut self, params: wit::EnvironmentParams) {
-        self.handler.update_environment(from_wit(params));
+        let params = from_wit(params);
+        self.mirror.told(&params);
+        self.handler.update_environment(params);
     }
 
     fn delete_environment(&mut self, env_id: String) {
+        self.mirror.deleted(&env_id);
         self.handler.delete_environment(env_id);
     }
 
     fn received_all_environments(&mut self) {
-        self.handler.received_all_environments();
+        if matches!(self.restoring, None | Some((_, true))) {
+            self.handler.received_all_environments();
+        }
     }
 
     fn key_expired(&mut self, env_id: String, old_key: String) {
+        self.mirror.expired(&env_id);
         self.handler.key_expired(env_id, old_key);
     }
 }

@@ -32,6 +32,11 @@ pub trait Handler: Send + 'static {
     fn received_all_environments(&mut self);
     /// An expiring SDK key reached its expiry time.
     fn key_expired(&mut self, env_id: String, old_key: String);
+    /// The component's state was lost (it trapped and could not be brought back): what follows
+    /// starts from nothing. Reconcile at the next `received_all_environments`: keep the
+    /// environments added or updated since the reset, drop every other. The default does
+    /// nothing but the error log the driver writes.
+    fn reset(&mut self) {}
     /// A log line from the component (keys in it are masked to their last 4 characters). The
     /// default forwards it to `tracing` with target `autoconfig`.
     fn log(&mut self, level: LogLevel, message: &str) {

@@ -21,14 +21,15 @@ pub mod duration;
 pub mod error;
 pub mod handler;
 pub mod http;
+pub mod mirror;
 pub mod output;
 pub mod runner;
 pub mod runtime;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use driver::{
-    DEFAULT_MAX_MESSAGE_BYTES, Directive, Driver, Level, Request, RestartReason, Settings, Step,
-    StopReason, StreamOptions,
+    DEFAULT_MAX_MESSAGE_BYTES, Directive, Driver, Level, Request, RestartReason, Restored,
+    Settings, Step, StopReason, StreamOptions,
 };
 pub use error::Error;
 pub use handler::{EnvironmentParams, ExpiringKey, Handler, LogLevel};

@@ -161,6 +161,7 @@ async fn async_main(cli: Cli) -> ExitCode {
     if let Err(e) = driver.configure(Settings {
         max_message_bytes: cli.max_message_bytes,
         log_level: component_log_level(),
+        ..Settings::default()
     }) {
         tracing::error!("{e}");
         return ExitCode::from(3);

@@ -22,6 +22,10 @@ pub struct Limits {
     pub fuel_per_call: u64,
     /// Extra fuel per byte of event data. Default 4,000.
     pub fuel_per_byte: u64,
+    /// Extra fuel per entry of the state (environment or remembered deletion), for work that
+    /// grows with the state rather than the event: a small `put` that forgets every environment
+    /// (about 4,700 fuel each), a `tick` that fires every expiry. Default 10,000.
+    pub fuel_per_entry: u64,
 }
 
 impl Default for Limits {
@@ -30,17 +34,23 @@ impl Default for Limits {
             max_memory_bytes: 512 << 20,
             fuel_per_call: 1_000_000_000,
             fuel_per_byte: 4_000,
+            fuel_per_entry: 10_000,
         }
     }
 }
 
 impl Limits {
     /// The fuel budget of one call carrying `data_len` bytes of data.
-    pub fn fuel_for(&self, data_len: usize) -> u64 {
+    pub fn fuel_for(&self, data_len: usize, entries: usize) -> u64 {
         let per_byte = self
             .fuel_per_byte
             .saturating_mul(u64::try_from(data_len).unwrap_or(u64::MAX));
-        self.fuel_per_call.saturating_add(per_byte)
+        let per_entry = self
+            .fuel_per_entry
+            .saturating_mul(u64::try_from(entries).unwrap_or(u64::MAX));
+        self.fuel_per_call
+            .saturating_add(per_byte)
+            .saturating_add(per_entry)
     }
 }
 

@@ -303,13 +303,8 @@ fn stop_with_signal(signal: &str) {
         .status()
         .expect("kill runs");
     assert!(killed.success());
-    let started = std::time::Instant::now();
+    // `code()` fails if the host has not exited within CHILD_DEADLINE: no elapsed-time check.
     assert_eq!(host.code(), 0, "{signal}: stderr:\n{}", host.stderr());
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "prompt exit: {:?}",
-        started.elapsed()
-    );
     let ops: Vec<String> = call_lines(&host.stdout()).iter().map(common::op).collect();
     assert_eq!(ops, ["add a@1", "add b@1", "ready"]);
     assert_eq!(server.count(), 1);

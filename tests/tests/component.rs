@@ -122,7 +122,7 @@ fn host_rejects_oversized_data_without_copying_it_in() {
 }
 
 #[test]
-fn a_memory_limit_trap_is_an_error_and_the_next_call_runs_fresh() {
+fn a_memory_limit_trap_is_an_error_and_the_state_comes_back() {
     let tight = Runtime::from_file(
         autoconfig_host::BUILT_COMPONENT,
         Limits {
@@ -144,13 +144,27 @@ fn a_memory_limit_trap_is_an_error_and_the_next_call_runs_fresh() {
         Err(Error::Trap(_)) => {}
         other => panic!("expected a trap, got {other:?}"),
     }
-    // A fresh instance with empty state: the env comes back as an add.
+    // A fresh instance, brought back to what the handler was told: `a` is known, so the same
+    // patch is ignored and a newer one is an update, not an add.
+    assert!(
+        d.handler_mut().take().is_empty(),
+        "the trapped put delivered nothing"
+    );
     d.on_event(
         "patch",
         &format!(r#"{{"path":"/environments/a","data":{}}}"#, env("a", 1)),
     )
     .expect("fresh instance");
-    assert!(matches!(d.handler_mut().take().as_slice(), [Call::Add(_)]));
+    assert!(d.handler_mut().take().is_empty());
+    d.on_event(
+        "patch",
+        &format!(r#"{{"path":"/environments/a","data":{}}}"#, env("a", 2)),
+    )
+    .expect("fresh instance");
+    assert!(matches!(
+        d.handler_mut().take().as_slice(),
+        [Call::Update(_)]
+    ));
 }
 
 #[test]
@@ -160,6 +174,7 @@ fn running_out_of_fuel_is_an_error_not_a_hang() {
         Limits {
             fuel_per_call: 200_000,
             fuel_per_byte: 0,
+            fuel_per_entry: 0,
             ..Limits::default()
         },
     )
@@ -180,7 +195,8 @@ fn default_fuel_covers_a_full_size_put() {
     d.on_event("put", &data)
         .expect("10,000 environments fit the default budget");
     assert_eq!(d.handler_mut().take().len(), 10_001);
-    let budget = runtime().limits().fuel_for(data.len());
+    // The budget of a call on an empty state: the default tombstone limit counts as entries.
+    let budget = runtime().limits().fuel_for(data.len(), 100_000);
     let used = budget - d.fuel_left().expect("fuel");
     assert!(
         used * 4 < budget,
@@ -289,6 +305,7 @@ fn a_trap_in_the_stream_restarts_the_stream_client_with_a_delay() {
         Limits {
             fuel_per_call: 5_000_000,
             fuel_per_byte: 0,
+            fuel_per_entry: 0,
             ..Limits::default()
         },
     )

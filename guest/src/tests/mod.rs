@@ -6,6 +6,8 @@ mod expiry;
 mod patch;
 mod props;
 mod put;
+mod bounds;
+mod snapshot;
 mod sse;
 mod stream;
 

@@ -1,0 +1,229 @@
+//! The snapshot format: the whole state as bytes another program (or language) can read.
+//!
+//! ```text
+//! offset  size  field
+//!      0     8  magic: the ASCII bytes "RACSNAP\n"
+//!      8     4  format version, u32 little-endian (this is version 1)
+//!     12     8  payload length in bytes, u64 little-endian
+//!     20     4  CRC-32 (IEEE 802.3, as zlib's crc32) of the payload, u32 little-endian
+//!     24     n  payload: UTF-8 JSON (version 1 below)
+//! ```
+//!
+//! Payload, version 1 (every field required, no others allowed):
+//!
+//! ```json
+//! {"environments": [{"envId": "...", "envKey": "...", "envName": "...", "projKey": "...",
+//!                    "projName": "...", "sdkKey": "...", "mobKey": "...",
+//!                    "expiring": {"key": "...", "timestamp": 0} | null,
+//!                    "defaultTtl": 0, "secureMode": false, "version": 1,
+//!                    "timerPending": false}],
+//!  "tombstones": [{"envId": "...", "version": 1}],
+//!  "lastEventId": "..." | null}
+//! ```
+//!
+//! `environments` are the live ones as last accepted (`expiring.timestamp` is the stream's raw
+//! value: ms since the Unix epoch, 0 for none; `timerPending` says its `key-expired` has not
+//! fired yet), `tombstones` the remembered deletions, oldest first (the order decides which are
+//! forgotten first), `lastEventId` the stream's last event id.
+//!
+//! Evolution: any change to the payload's meaning or fields is a new format version. A reader
+//! accepts every version up to its own (the component converts older ones) and refuses newer
+//! ones with a clear error, never guessing; within a version, unknown fields are an error.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// The first 8 bytes of every snapshot.
+pub const MAGIC: &[u8; 8] = b"RACSNAP\n";
+/// The format version this code writes (and the newest it reads).
+pub const VERSION: u32 = 1;
+/// The header's size: magic, version, length, checksum.
+pub const HEADER_BYTES: usize = 24;
+
+/// One live environment in a snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SnapEnv {
+    /// `envId`.
+    pub env_id: String,
+    /// `envKey`.
+    pub env_key: String,
+    /// `envName`.
+    pub env_name: String,
+    /// `projKey`.
+    pub proj_key: String,
+    /// `projName`.
+    pub proj_name: String,
+    /// `sdkKey`.
+    pub sdk_key: String,
+    /// `mobKey`.
+    pub mob_key: String,
+    /// The expiring key as the stream sent it.
+    pub expiring: Option<SnapExpiring>,
+    /// `defaultTtl`.
+    pub default_ttl: i64,
+    /// `secureMode`.
+    pub secure_mode: bool,
+    /// `version`.
+    pub version: i64,
+    /// Whether the expiring key's `key-expired` is still to come.
+    pub timer_pending: bool,
+}
+
+/// An expiring key in a snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SnapExpiring {
+    /// The old SDK key (non-empty).
+    pub key: String,
+    /// Its expiry, ms since the Unix epoch; 0 for none.
+    pub timestamp: u64,
+}
+
+/// A remembered deletion in a snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SnapTombstone {
+    /// The deleted environment's ID.
+    pub env_id: String,
+    /// The version of the delete.
+    pub version: i64,
+}
+
+/// The payload of a version 1 snapshot.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SnapState {
+    /// Live environments, by ascending ID.
+    pub environments: Vec<SnapEnv>,
+    /// Deletions, oldest first.
+    pub tombstones: Vec<SnapTombstone>,
+    /// The stream's last event id.
+    pub last_event_id: Option<String>,
+}
+
+/// Why a snapshot was refused. The state is unchanged whenever one is returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SnapshotError {
+    /// Shorter than its header or its declared length.
+    Truncated {
+        /// Bytes needed.
+        expected: u64,
+        /// Bytes given.
+        got: u64,
+    },
+    /// Not a snapshot of this component (wrong magic bytes).
+    Foreign,
+    /// Written by a newer format version than this component reads.
+    Newer(u32),
+    /// The payload does not match its checksum, or bytes follow it.
+    Corrupt(&'static str),
+    /// The payload is not valid (bad JSON, wrong fields, inconsistent content).
+    Invalid(String),
+}
+
+impl fmt::Display for SnapshotError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SnapshotError::Truncated { expected, got } => {
+                write!(f, "the snapshot is truncated: {got} bytes of {expected}")
+            }
+            SnapshotError::Foreign => f.write_str(
+                "not a relay-autoconfig snapshot (it does not start with the RACSNAP magic bytes)",
+            ),
+            SnapshotError::Newer(v) => write!(
+                f,
+                "the snapshot has format version {v}; this component reads versions 1 to {VERSION}"
+            ),
+            SnapshotError::Corrupt(what) => write!(f, "the snapshot is corrupt: {what}"),
+            SnapshotError::Invalid(why) => write!(f, "the snapshot is invalid: {why}"),
+        }
+    }
+}
+
+/// Wraps a payload in the header.
+pub fn encode(state: &SnapState) -> Vec<u8> {
+    let payload = serde_json::to_vec(state).unwrap_or_default();
+    let mut out = Vec::with_capacity(HEADER_BYTES + payload.len());
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&VERSION.to_le_bytes());
+    out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    out.extend_from_slice(&crc32(&payload).to_le_bytes());
+    out.extend_from_slice(&payload);
+    out
+}
+
+/// Checks the header and the checksum and parses the payload. The content is checked for
+/// consistency by the machine that restores it.
+pub fn decode(bytes: &[u8]) -> Result<SnapState, SnapshotError> {
+    let truncated = |expected: usize| SnapshotError::Truncated {
+        expected: expected as u64,
+        got: bytes.len() as u64,
+    };
+    let magic = bytes
+        .get(..MAGIC.len())
+        .ok_or_else(|| truncated(HEADER_BYTES))?;
+    if magic != MAGIC {
+        return Err(SnapshotError::Foreign);
+    }
+    let header = bytes
+        .get(..HEADER_BYTES)
+        .ok_or_else(|| truncated(HEADER_BYTES))?;
+    let field = |range: core::ops::Range<usize>| header.get(range).unwrap_or(&[]);
+    let version = u32::from_le_bytes(field(8..12).try_into().unwrap_or([0; 4]));
+    let length = u64::from_le_bytes(field(12..20).try_into().unwrap_or([0; 8]));
+    let checksum = u32::from_le_bytes(field(20..24).try_into().unwrap_or([0; 4]));
+    if version == 0 {
+        return Err(SnapshotError::Corrupt("format version 0"));
+    }
+    if version > VERSION {
+        return Err(SnapshotError::Newer(version));
+    }
+    let payload = bytes.get(HEADER_BYTES..).unwrap_or(&[]);
+    if (payload.len() as u64) < length {
+        return Err(SnapshotError::Truncated {
+            expected: (HEADER_BYTES as u64).saturating_add(length),
+            got: bytes.len() as u64,
+        });
+    }
+    if payload.len() as u64 > length {
+        return Err(SnapshotError::Corrupt("bytes follow the payload"));
+    }
+    if crc32(payload) != checksum {
+        return Err(SnapshotError::Corrupt("the checksum does not match"));
+    }
+    serde_json::from_slice(payload).map_err(|e| SnapshotError::Invalid(format!("{e}")))
+}
+
+/// CRC-32 (IEEE 802.3, reflected, as zlib), table-driven.
+pub fn crc32(bytes: &[u8]) -> u32 {
+    const TABLE: [u32; 256] = {
+        let mut table = [0u32; 256];
+        let mut i = 0;
+        while i < 256 {
+            let mut c = i as u32;
+            let mut k = 0;
+            while k < 8 {
+                c = if c & 1 != 0 {
+                    0xEDB8_8320 ^ (c >> 1)
+                } else {
+                    c >> 1
+                };
+                k += 1;
+            }
+            table[i] = c;
+            i += 1;
+        }
+        table
+    };
+    let mut crc = 0xFFFF_FFFFu32;
+    for &b in bytes {
+        let index = ((crc ^ u32::from(b)) & 0xFF) as usize;
+        crc = TABLE.get(index).copied().unwrap_or(0) ^ (crc >> 8);
+    }
+    !crc
+}
