@@ -92,7 +92,7 @@ impl fmt::Display for Quoted<'_> {
     }
 }
 
-fn write_escaped_char(f: &mut fmt::Formatter<'_>, c: char) -> fmt::Result {
+fn write_escaped_char(f: &mut impl Write, c: char) -> fmt::Result {
     if c.is_control() {
         write!(f, "{}", c.escape_default())
     } else {
@@ -100,25 +100,66 @@ fn write_escaped_char(f: &mut fmt::Formatter<'_>, c: char) -> fmt::Result {
     }
 }
 
-/// Writes `text` with the content of every double-quoted run replaced by its last 4 characters:
-/// decoder messages quote the offending value, which might be a key.
+/// Writes `text` with the content of every double-quoted run replaced by `…` and its last 4
+/// characters: decoder messages quote the offending value, which might be a key.
+///
+/// The quoted runs are Rust `Debug` strings (as serde quotes a value): inside them `\` escapes
+/// the character after it, so an escaped quote never ends a run, and an escape (`\"`, `\\`,
+/// `\n`, `\u{1b}`) counts as one character and is never cut. An unterminated run is masked to
+/// the end of the text.
 pub fn write_masking_quoted(f: &mut impl Write, text: &str) -> fmt::Result {
     let mut rest = text;
     while let Some(open) = rest.find('"') {
         f.write_str(&rest[..=open])?;
-        let after = &rest[open + 1..];
-        match after.find('"') {
-            Some(close) => {
-                write!(f, "…{}\"", Last4(&after[..close]))?;
-                rest = &after[close + 1..];
+        let (tail, after) = quoted_tail(&rest[open + 1..]);
+        f.write_char('…')?;
+        for c in tail.chars() {
+            write_escaped_char(f, c)?;
+        }
+        match after {
+            Some(after) => {
+                f.write_char('"')?;
+                rest = after;
             }
-            None => {
-                write!(f, "…{}", Last4(after))?;
-                return Ok(());
-            }
+            None => return Ok(()),
         }
     }
     f.write_str(rest)
+}
+
+/// Reads `run`, the text after an opening quote, up to its closing quote: returns the last 4
+/// characters of the content (an escape counting as one) and the text after the closing quote,
+/// `None` if there is none.
+fn quoted_tail(run: &str) -> (&str, Option<&str>) {
+    // Where each of the last 4 characters started, indexed by the character count modulo 4.
+    let mut starts = [0; 4];
+    let mut count = 0;
+    let mut chars = run.char_indices().peekable();
+    let mut end = None;
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '"' => {
+                end = Some(i);
+                break;
+            }
+            // An escape is one character: `\` and the character after it, or all of `\u{…}`.
+            '\\' => match chars.next() {
+                Some((_, 'u')) if chars.next_if(|&(_, c)| c == '{').is_some() => {
+                    while chars.next_if(|(_, c)| c.is_ascii_hexdigit()).is_some() {}
+                    chars.next_if(|&(_, c)| c == '}');
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+        starts[count % 4] = i;
+        count += 1;
+    }
+    let start = if count < 4 { 0 } else { starts[count % 4] };
+    match end {
+        Some(end) => (&run[start..end], Some(&run[end + 1..])),
+        None => (&run[start..], None),
+    }
 }
 
 #[cfg(test)]

@@ -11,7 +11,12 @@
 //!   earlier one;
 //! - a value of the wrong type (a string for a number, a fraction or an out-of-range number for
 //!   an integer, a negative timestamp, a non-object environment) makes the whole message
-//!   malformed.
+//!   malformed;
+//! - `-0` is 0 for the signed fields (Go's `int`: `version`, `defaultTtl`, the delete's
+//!   `version`; `strconv.ParseInt("-0")` is 0) but malformed for the unsigned `timestamp` (an
+//!   `ldtime.UnixMillisecondTime`, a `uint64`: `strconv.ParseUint` refuses any sign);
+//! - JSON nested deeper than [`MAX_DEPTH`] arrays and objects, anywhere (ignored fields too), makes
+//!   the whole message malformed, as Go's scanner checks the whole text before decoding.
 //!
 //! The decoded structs are plain data; [`crate::env`] turns them into domain types.
 
@@ -41,11 +46,11 @@ pub struct WireEnv {
     pub proj_name: String,
     /// `sdkKey`: the current SDK key and the expiring one.
     pub sdk_key: WireSdkKey,
-    /// `defaultTtl`, in minutes.
+    /// `defaultTtl`, in minutes (Go `int`: `-0` is 0).
     pub default_ttl: i64,
     /// `secureMode`.
     pub secure_mode: bool,
-    /// `version`.
+    /// `version` (Go `int`: `-0` is 0).
     pub version: i64,
 }
 
@@ -63,7 +68,8 @@ pub struct WireSdkKey {
 pub struct WireExpiring {
     /// `value`: the old SDK key; empty means there is none.
     pub value: String,
-    /// `timestamp`: expiry in ms since the Unix epoch; 0 means no expiry time.
+    /// `timestamp`: expiry in ms since the Unix epoch; 0 means no expiry time. Go `uint64`: a
+    /// negative number, `-0` included, is malformed.
     pub timestamp: u64,
 }
 
@@ -95,7 +101,7 @@ pub struct PatchData {
 pub struct DeleteMessage {
     /// `path`.
     pub path: String,
-    /// `version`; 0 when missing.
+    /// `version`; 0 when missing (Go `int`: `-0` is 0).
     pub version: i64,
 }
 
@@ -119,11 +125,18 @@ impl fmt::Display for DecodeError {
     }
 }
 
+/// Go's decoder refuses JSON nested deeper than this many arrays and objects (its scanner's
+/// `maxNestingDepth`); exactly this deep is fine.
+pub const MAX_DEPTH: usize = 10_000;
+
 /// Decodes a whole message of type `T` from `json`: one JSON value and nothing after it.
 ///
-/// An unpaired UTF-16 surrogate escape (`"\ud800"`) becomes U+FFFD, as in Go; serde_json
-/// rejects it, so such a message is decoded a second time with those escapes replaced.
+/// The text is checked and prepared first by `go_scan` (nesting depth, negative zeros). An
+/// unpaired UTF-16 surrogate escape (`"\ud800"`) becomes U+FFFD, as in Go; serde_json rejects
+/// it, so such a message is decoded a second time with those escapes replaced.
 pub fn decode<T: Fields>(json: &str) -> Result<T, DecodeError> {
+    let json = go_scan(json).map_err(DecodeError)?;
+    let json = &*json;
     match decode_exact(json) {
         Err(e) => match replace_lone_surrogates(json) {
             Some(fixed) => decode_exact(&fixed).map_err(DecodeError),
@@ -140,6 +153,81 @@ fn decode_exact<T: Fields>(json: &str) -> Result<T, serde_json::Error> {
         .deserialize(&mut de)
         .and_then(|()| de.end())?;
     Ok(value)
+}
+
+/// Scans `json` once, outside strings, for what serde_json would decode differently from Go:
+///
+/// - nesting deeper than [`MAX_DEPTH`]: an error, whichever field it is in (serde_json skips an
+///   ignored value iteratively, however deep, and limits known fields to 128 levels, which their
+///   fixed shape never reaches);
+/// - `-0`: serde_json reads it as the float -0.0, like `-0.0`, `-0e5` or `-1e-400`, so a signed
+///   field (see [`GoInt`]) could not tell them apart. Every such negative number that is not an
+///   integer but reads as zero loses its sign here (`-` becomes a space, so positions in error
+///   messages stay right): afterwards only the integer `-0` reads as -0.0. No field accepts a
+///   float, so that changes no outcome.
+///
+/// Borrowed unless a sign was dropped. In invalid JSON the result may differ from Go's error, but
+/// it stays an error. Linear time; stops at the first level too deep.
+fn go_scan(json: &str) -> Result<Cow<'_, str>, serde_json::Error> {
+    let bytes = json.as_bytes();
+    let mut rewritten = String::new();
+    let mut copied = 0;
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => i = string_end(bytes, i + 1),
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err(de::Error::custom(format_args!(
+                        "exceeded max depth: nested deeper than {MAX_DEPTH} arrays and objects at byte {i}"
+                    )));
+                }
+                i += 1;
+            }
+            b']' | b'}' => {
+                depth = depth.saturating_sub(1);
+                i += 1;
+            }
+            b'-' | b'0'..=b'9' => {
+                let end = i + bytes[i..]
+                    .iter()
+                    .take_while(|b| matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
+                    .count();
+                let number = &json[i..end];
+                if number.starts_with('-')
+                    && number.contains(['.', 'e', 'E'])
+                    && serde_json::from_str::<f64>(number).is_ok_and(|n| n == 0.0)
+                {
+                    rewritten.push_str(&json[copied..i]);
+                    rewritten.push(' ');
+                    copied = i + 1;
+                }
+                i = end;
+            }
+            _ => i += 1,
+        }
+    }
+    if copied == 0 {
+        return Ok(Cow::Borrowed(json));
+    }
+    rewritten.push_str(&json[copied..]);
+    Ok(Cow::Owned(rewritten))
+}
+
+/// The index just after the closing quote of the string whose content starts at `start` (the end
+/// of the text if it is unterminated); a backslash escapes the byte after it.
+fn string_end(bytes: &[u8], start: usize) -> usize {
+    let mut i = start;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => return i + 1,
+            b'\\' => i += 2,
+            _ => i += 1,
+        }
+    }
+    bytes.len()
 }
 
 /// Rewrites every `\uXXXX` escape holding a UTF-16 surrogate that is not part of a valid
@@ -288,6 +376,46 @@ fn set<'de, A: MapAccess<'de>, T: Deserialize<'de>>(
     Ok(())
 }
 
+/// A signed integer field (Go `int`), decoded like `strconv.ParseInt`: also `-0`, which serde_json
+/// hands over as the float -0.0 (only the integer `-0` does, after [`go_scan`]).
+struct GoInt(i64);
+
+impl<'de> Deserialize<'de> for GoInt {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct GoIntVisitor;
+        impl Visitor<'_> for GoIntVisitor {
+            type Value = GoInt;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("i64")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<GoInt, E> {
+                Ok(GoInt(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<GoInt, E> {
+                i64::try_from(v)
+                    .map(GoInt)
+                    .map_err(|_| E::invalid_value(de::Unexpected::Unsigned(v), &self))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<GoInt, E> {
+                if v == 0.0 && v.is_sign_negative() {
+                    Ok(GoInt(0))
+                } else {
+                    Err(E::invalid_type(de::Unexpected::Float(v), &self))
+                }
+            }
+        }
+        deserializer.deserialize_i64(GoIntVisitor)
+    }
+}
+
+/// Decodes the next value into the signed integer `slot` unless it is `null`, like [`set`].
+fn set_int<'de, A: MapAccess<'de>>(map: &mut A, slot: &mut i64) -> Result<(), A::Error> {
+    if let Some(GoInt(value)) = map.next_value::<Option<GoInt>>()? {
+        *slot = value;
+    }
+    Ok(())
+}
+
 /// Decodes the next value, an object or `null`, into `slot`, merging with what it holds.
 fn merge<'de, A: MapAccess<'de>, T: Fields>(map: &mut A, slot: &mut T) -> Result<(), A::Error> {
     map.next_value_seed(MergeInto(slot))
@@ -317,11 +445,11 @@ impl Fields for WireEnv {
         } else if field_is(key, "sdkKey") {
             merge(map, &mut self.sdk_key)
         } else if field_is(key, "defaultTtl") {
-            set(map, &mut self.default_ttl)
+            set_int(map, &mut self.default_ttl)
         } else if field_is(key, "secureMode") {
             set(map, &mut self.secure_mode)
         } else if field_is(key, "version") {
-            set(map, &mut self.version)
+            set_int(map, &mut self.version)
         } else {
             skip(map)
         }
@@ -463,7 +591,7 @@ impl Fields for DeleteMessage {
         if field_is(key, "path") {
             set(map, &mut self.path)
         } else if field_is(key, "version") {
-            set(map, &mut self.version)
+            set_int(map, &mut self.version)
         } else {
             skip(map)
         }
@@ -645,13 +773,18 @@ mod tests {
 
     #[test]
     fn deep_nesting_never_overflows_the_stack() {
-        // Unknown fields are skipped iteratively, however deep.
-        let deep = alloc::format!(
-            r#"{{"data":{{"x":{}{}}}}}"#,
-            "[".repeat(100_000),
-            "]".repeat(100_000)
-        );
-        assert!(decode::<PatchData>(&deep).is_ok());
+        // Unknown fields are skipped iteratively, as deep as Go allows (the whole message
+        // 10000 levels deep), and no deeper.
+        let deep = |levels: usize| {
+            alloc::format!(
+                r#"{{"data":{{"x":{}{}}}}}"#,
+                "[".repeat(levels),
+                "]".repeat(levels)
+            )
+        };
+        assert!(decode::<PatchData>(&deep(MAX_DEPTH - 2)).is_ok());
+        assert!(decode::<PatchData>(&deep(MAX_DEPTH - 1)).is_err());
+        assert!(decode::<PatchData>(&deep(100_000)).is_err());
         // Known fields have a fixed depth: anything deeper is a type error.
         let deep = alloc::format!(
             r#"{{"data":{{"sdkKey":{}{}}}}}"#,

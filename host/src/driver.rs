@@ -25,6 +25,10 @@ struct HostState<H> {
     /// During a restore: the mirror being rebuilt from its announcement, and whether the
     /// handler hears it.
     restoring: Option<(Mirror, bool)>,
+    /// Callbacks delivered so far.
+    changes: u64,
+    /// `received-all-environments` callbacks delivered so far.
+    readies: u64,
 }
 
 /// The store's memory limits, remembering the size of the guest's linear memory.
@@ -153,6 +157,8 @@ impl<H: Handler, C: Clock> Driver<H, C> {
             mirror,
             limits,
             restoring: None,
+            changes: 0,
+            readies: 0,
         };
         let mut store = Store::new(self.runtime.engine(), state);
         store.limiter(|s| &mut s.limits);
@@ -242,7 +248,11 @@ impl<H: Handler, C: Clock> Driver<H, C> {
         self.next_deadline = None;
         if let Some(old) = self.store.take() {
             let state = old.into_data();
-            self.store = Some(self.new_store(state.handler, state.mirror));
+            let (changes, readies) = (state.changes, state.readies);
+            let mut store = self.new_store(state.handler, state.mirror);
+            store.data_mut().changes = changes;
+            store.data_mut().readies = readies;
+            self.store = Some(store);
         }
     }
 
@@ -480,6 +490,9 @@ impl<H: Handler, C: Clock> Driver<H, C> {
         self.next_deadline = step.next_deadline;
         if let (Some(options), Some(id)) = (self.stream.as_mut(), step.last_event_id.as_ref()) {
             options.last_event_id = (!id.is_empty()).then(|| id.clone());
+            if let Some(store) = self.store.as_mut() {
+                store.data_mut().changes += 1;
+            }
         }
         Step {
             disconnect: step.disconnect,
@@ -493,6 +506,17 @@ impl<H: Handler, C: Clock> Driver<H, C> {
             next_deadline: step.next_deadline,
             last_event_id: step.last_event_id,
         }
+    }
+
+    /// How many callbacks were delivered (plus changes of the stream's last event id): when it
+    /// moved, the state changed.
+    pub fn changes(&self) -> u64 {
+        self.store.as_ref().map_or(0, |s| s.data().changes)
+    }
+
+    /// How many `received-all-environments` callbacks were delivered.
+    pub fn readies(&self) -> u64 {
+        self.store.as_ref().map_or(0, |s| s.data().readies)
     }
 
     /// Changes the fuel budget of later calls (and the memory limit of instances created from
@@ -556,6 +580,7 @@ fn is_parsed(name: &str) -> bool {
 impl<H: Handler> crate::bindings::relay::autoconfig::handler::Host for HostState<H> {
     fn add_environment(&mut self, params: wit::EnvironmentParams) {
         let params = from_wit(params);
+        self.changes += 1;
         match &mut self.restoring {
             Some((mirror, announce)) => {
                 mirror.told(&params);
@@ -572,22 +597,27 @@ impl<H: Handler> crate::bindings::relay::autoconfig::handler::Host for HostState
 
     fn update_environment(&mut self, params: wit::EnvironmentParams) {
         let params = from_wit(params);
+        self.changes += 1;
         self.mirror.told(&params);
         self.handler.update_environment(params);
     }
 
     fn delete_environment(&mut self, env_id: String) {
+        self.changes += 1;
         self.mirror.deleted(&env_id);
         self.handler.delete_environment(env_id);
     }
 
     fn received_all_environments(&mut self) {
+        self.changes += 1;
+        self.readies += 1;
         if matches!(self.restoring, None | Some((_, true))) {
             self.handler.received_all_environments();
         }
     }
 
     fn key_expired(&mut self, env_id: String, old_key: String) {
+        self.changes += 1;
         self.mirror.expired(&env_id);
         self.handler.key_expired(env_id, old_key);
     }

@@ -25,6 +25,7 @@ pub mod mirror;
 pub mod output;
 pub mod runner;
 pub mod runtime;
+pub mod state_file;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use driver::{

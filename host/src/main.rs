@@ -52,6 +52,11 @@ struct Cli {
     /// Extra CA certificates (PEM) to trust for the stream.
     #[arg(long)]
     ca_file: Option<PathBuf>,
+    /// Keep the last known environments in this file (written atomically, mode 0600, at most
+    /// once a second and at shutdown); at start they are restored and printed before the
+    /// stream answers.
+    #[arg(long, env = "AUTOCONFIG_STATE_FILE")]
+    state_file: Option<PathBuf>,
     /// Event data over this many bytes is treated as malformed.
     #[arg(long, default_value_t = autoconfig_host::DEFAULT_MAX_MESSAGE_BYTES)]
     max_message_bytes: u64,
@@ -170,6 +175,7 @@ async fn async_main(cli: Cli) -> ExitCode {
     config.read_timeout = cli.read_timeout;
     config.ca_file = cli.ca_file.clone();
     config.initial_retry_delay = cli.initial_retry_delay;
+    config.state_file = cli.state_file.clone();
     let shutdown = async {
         match &demo {
             Some(server) => tokio::select! {

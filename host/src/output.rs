@@ -29,6 +29,8 @@ pub enum CallLine {
     },
     /// `{"op":"ready"}`: received-all-environments.
     Ready,
+    /// `{"op":"reset"}`: the client lost its state; reconcile at the next `ready`.
+    Reset,
     /// `{"op":"key-expired","envId":"...","oldKey":"..."}`.
     KeyExpired {
         /// The environment ID.
@@ -181,6 +183,10 @@ impl<W: Write + Send + 'static> Handler for JsonLines<W> {
 
     fn key_expired(&mut self, env_id: String, old_key: String) {
         self.emit(CallLine::KeyExpired { env_id, old_key });
+    }
+
+    fn reset(&mut self) {
+        self.emit(CallLine::Reset);
     }
 }
 

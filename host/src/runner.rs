@@ -14,13 +14,14 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use reqwest::header::{CONTENT_TYPE, HeaderName, HeaderValue, LOCATION};
-use tracing::error;
+use tracing::{error, info, warn};
 
 use crate::clock::Clock;
 use crate::driver::{Driver, Request, StreamOptions};
 use crate::error::Error;
 use crate::handler::Handler;
 use crate::http::{self, HttpError};
+use crate::state_file::{self, Saver};
 
 /// How the runner connects. Its `Debug` shows the key's last 4 characters only.
 #[derive(Clone)]
@@ -37,6 +38,8 @@ pub struct StreamConfig {
     pub initial_retry_delay: Duration,
     /// Extra CA certificates (PEM) to trust.
     pub ca_file: Option<PathBuf>,
+    /// Keep the state in this file (see [`crate::state_file`]).
+    pub state_file: Option<PathBuf>,
 }
 
 impl StreamConfig {
@@ -50,6 +53,7 @@ impl StreamConfig {
             connect_timeout: Duration::from_secs(10),
             initial_retry_delay: Duration::from_secs(1),
             ca_file: None,
+            state_file: None,
         }
     }
 
@@ -68,7 +72,7 @@ impl StreamConfig {
 }
 
 relay_autoconfig::debug_with_masked_keys!(StreamConfig {
-    stream_uri, read_timeout, connect_timeout, initial_retry_delay, ca_file;
+    stream_uri, read_timeout, connect_timeout, initial_retry_delay, ca_file, state_file;
     masked: key
 });
 
@@ -127,6 +131,10 @@ pub async fn run<H: Handler, C: Clock>(
     shutdown: impl Future<Output = ()>,
 ) -> Result<Exit, RunError> {
     let client = http::client(config.ca_file.as_ref(), config.connect_timeout)?;
+    let mut saver = match &config.state_file {
+        Some(path) => Some(load_state(driver, path)?),
+        None => None,
+    };
     let now = driver.clock().now_ms();
     let mut step = driver
         .start(&config.options(), now)?
@@ -143,6 +151,7 @@ pub async fn run<H: Handler, C: Clock>(
         if let Some(request) = step.connect.take() {
             connection = Some(Connection::Pending(open(&client, request)));
         }
+        let save_at = saver.as_mut().and_then(|s| save_if_due(driver, s));
         let wait = step
             .next_deadline
             .map(|at| at.saturating_sub(driver.clock().now_ms()).min(86_400_000));
@@ -152,7 +161,13 @@ pub async fn run<H: Handler, C: Clock>(
                 step = driver.on_timeout(driver.clock().now_ms())?;
                 continue;
             }
-            _ = &mut shutdown => return Ok(Exit::Shutdown),
+            _ = sleep_until(save_at) => continue,
+            _ = &mut shutdown => {
+                if let Some(saver) = saver.as_mut() {
+                    save(driver, saver);
+                }
+                return Ok(Exit::Shutdown);
+            }
         };
         let now = driver.clock().now_ms();
         step = match io {
@@ -176,6 +191,91 @@ pub async fn run<H: Handler, C: Clock>(
                 driver.on_closed(reason.as_deref(), now)?
             }
         };
+    }
+}
+
+/// Restores the state file, announcing its environments; a bad file is a warning and a clean
+/// start that keeps the file until a valid state exists.
+fn load_state<H: Handler, C: Clock>(
+    driver: &mut Driver<H, C>,
+    path: &std::path::Path,
+) -> Result<Saver, RunError> {
+    let keep = |why: &dyn std::fmt::Display| {
+        warn!(
+            "Ignoring the state file {}: {why}; starting with no environments (the file is kept until the stream gives a valid state)",
+            path.display()
+        );
+    };
+    let writable = match state_file::read(path) {
+        Ok(None) => {
+            info!("No state file at {} yet: a first start", path.display());
+            true
+        }
+        Ok(Some(bytes)) => match driver.restore(&bytes, true)? {
+            Ok(restored) => {
+                info!(
+                    "Restored {} environment(s) from the state file {}",
+                    restored.environments,
+                    path.display()
+                );
+                true
+            }
+            Err(reason) => {
+                keep(&reason);
+                false
+            }
+        },
+        Err(e) => {
+            keep(&e);
+            false
+        }
+    };
+    Ok(Saver::new(path.to_owned(), writable, driver.changes()))
+}
+
+/// Writes the state file if a write is due; returns when the next one may happen.
+fn save_if_due<H: Handler, C: Clock>(
+    driver: &mut Driver<H, C>,
+    saver: &mut Saver,
+) -> Option<tokio::time::Instant> {
+    if driver.readies() > 0 {
+        saver.allow();
+    }
+    match saver.due(driver.changes(), std::time::Instant::now()) {
+        Ok(true) => {
+            save(driver, saver);
+            None
+        }
+        Ok(false) => None,
+        Err(at) => Some(tokio::time::Instant::from_std(at)),
+    }
+}
+
+/// Writes the state file now if anything changed since the last write (errors are logged: the
+/// next change tries again).
+fn save<H: Handler, C: Clock>(driver: &mut Driver<H, C>, saver: &mut Saver) {
+    if driver.readies() > 0 {
+        saver.allow();
+    }
+    if saver.due(driver.changes(), std::time::Instant::now()) == Ok(false) {
+        return;
+    }
+    let changes = driver.changes();
+    match driver.snapshot() {
+        Ok(bytes) => {
+            if let Err(e) = saver.write(&bytes, changes, std::time::Instant::now()) {
+                error!("{e}");
+            }
+        }
+        Err(e) => error!("Cannot take a snapshot for the state file: {e}"),
+    }
+}
+
+/// Sleeps until `at` (forever for `None`).
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -441,3 +441,182 @@ fn ca_file_must_hold_a_pem_certificate() {
     }
     let _ = std::fs::remove_file(&garbage);
 }
+
+/// Sends `signal` to the host and checks it exits 0.
+fn stop(host: &mut Host) {
+    let pid = host.child.id().to_string();
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    assert_eq!(host.code(), 0, "stderr:\n{}", host.stderr());
+}
+
+fn ops_of(host: &Host) -> Vec<String> {
+    call_lines(&host.stdout()).iter().map(common::op).collect()
+}
+
+/// A stream URI where nothing listens: the upstream is down.
+fn down_uri() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}")
+}
+
+#[test]
+fn state_file_survives_a_restart_with_the_upstream_down() {
+    let dir = std::env::temp_dir().join(format!("autoconfig-state-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("state.bin");
+    let file_arg = file.to_str().expect("a UTF-8 path");
+    let rt = server_runtime();
+
+    // First run: the stream gives a and b; the state is written by the time it stops.
+    let first = rt.block_on(TestServer::start(vec![Reply::sse(vec![send(put(&[
+        ("a", 1),
+        ("b", 1),
+    ]))])]));
+    let mut host = Host::start(&[
+        "--key",
+        "k",
+        "--stream-uri",
+        &first.uri(),
+        "--state-file",
+        file_arg,
+    ]);
+    assert!(poll_until_blocking(CHILD_DEADLINE, || host
+        .stdout()
+        .contains(r#""op":"ready""#)));
+    stop(&mut host);
+    let bytes = std::fs::read(&file).expect("the state file was written");
+    assert!(bytes.starts_with(b"RACSNAP\n"), "a snapshot");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file)
+            .expect("metadata")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "the file holds SDK keys");
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .expect("read dir")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(leftovers.len(), 1, "no temporary file left: {leftovers:?}");
+
+    // Second run with the upstream down: the environments come from the file at once.
+    let mut host = Host::start(&[
+        "--key",
+        "k",
+        "--stream-uri",
+        &down_uri(),
+        "--state-file",
+        file_arg,
+        "--initial-retry-delay",
+        "100ms",
+    ]);
+    assert!(poll_until_blocking(CHILD_DEADLINE, || host
+        .stdout()
+        .contains(r#""op":"ready""#)));
+    assert!(poll_until_blocking(CHILD_DEADLINE, || host
+        .stderr()
+        .contains("cannot connect")));
+    stop(&mut host);
+    assert_eq!(ops_of(&host), ["add a@1", "add b@1", "ready"]);
+
+    // Third run with the upstream back and changed: only the differences follow the file's.
+    let changed = rt.block_on(TestServer::start(vec![Reply::sse(vec![send(put(&[
+        ("a", 1),
+        ("b", 2),
+        ("c", 1),
+    ]))])]));
+    let mut host = Host::start(&[
+        "--key",
+        "k",
+        "--stream-uri",
+        &changed.uri(),
+        "--state-file",
+        file_arg,
+    ]);
+    assert!(poll_until_blocking(CHILD_DEADLINE, || {
+        host.stdout().matches(r#""op":"ready""#).count() == 2
+    }));
+    stop(&mut host);
+    assert_eq!(
+        ops_of(&host),
+        [
+            "add a@1",
+            "add b@1",
+            "ready",
+            "update b@2",
+            "add c@1",
+            "ready"
+        ]
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_corrupt_state_file_is_a_warning_and_kept_until_a_valid_state_exists() {
+    let dir = std::env::temp_dir().join(format!("autoconfig-corrupt-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("state.bin");
+    let file_arg = file.to_str().expect("a UTF-8 path");
+    let garbage = b"RACSNAP\n\x01\x00\x00\x00 this is not a real snapshot".to_vec();
+    std::fs::write(&file, &garbage).expect("write");
+
+    let mut host = Host::start(&[
+        "--key",
+        "k",
+        "--stream-uri",
+        &down_uri(),
+        "--state-file",
+        file_arg,
+        "--initial-retry-delay",
+        "100ms",
+    ]);
+    assert!(poll_until_blocking(CHILD_DEADLINE, || host
+        .stderr()
+        .contains("cannot connect")));
+    stop(&mut host);
+    assert!(
+        host.stderr().contains("Ignoring the state file"),
+        "{}",
+        host.stderr()
+    );
+    assert_eq!(host.stdout(), "", "nothing restored");
+    assert_eq!(
+        std::fs::read(&file).expect("read"),
+        garbage,
+        "kept as it was"
+    );
+
+    let rt = server_runtime();
+    let server = rt.block_on(TestServer::start(vec![Reply::sse(vec![send(put(&[(
+        "a", 1,
+    )]))])]));
+    let mut host = Host::start(&[
+        "--key",
+        "k",
+        "--stream-uri",
+        &server.uri(),
+        "--state-file",
+        file_arg,
+    ]);
+    assert!(poll_until_blocking(CHILD_DEADLINE, || host
+        .stdout()
+        .contains(r#""op":"ready""#)));
+    stop(&mut host);
+    let bytes = std::fs::read(&file).expect("read");
+    assert!(
+        bytes.starts_with(b"RACSNAP\n") && bytes != garbage,
+        "replaced by a valid state"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,12 +1,13 @@
 //! Deterministic tests of the state machine, driven with a virtual clock.
 
+mod bounds;
+mod decoding;
 mod delete;
 mod events;
 mod expiry;
 mod patch;
 mod props;
 mod put;
-mod bounds;
 mod snapshot;
 mod sse;
 mod stream;

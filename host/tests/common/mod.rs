@@ -112,6 +112,7 @@ pub fn op(line: &CallLine) -> String {
         CallLine::Delete { env_id } => format!("delete {env_id}"),
         CallLine::Ready => "ready".to_owned(),
         CallLine::KeyExpired { env_id, old_key } => format!("key-expired {env_id} {old_key}"),
+        CallLine::Reset => "reset".to_owned(),
     }
 }
 
