@@ -2,20 +2,7 @@
 // transpiled component: a put into an empty state (N adds) and the same put again (no changes).
 //   node bench.mjs [N...]
 import { AutoconfigClient, Component, jsonLinesHandler } from './lib/autoconfig.mjs';
-
-export function putJson(n) {
-  const environments = {};
-  for (let i = 0; i < n; i++) {
-    const id = `env${String(i).padStart(6, '0')}`;
-    environments[id] = {
-      envId: id, envKey: `key-${i}`, envName: `Environment ${i}`, projKey: `proj-${i % 50}`,
-      projName: `Project ${i % 50}`, sdkKey: { value: `sdk-00000000-0000-0000-0000-${String(i).padStart(12, '0')}` },
-      mobKey: `mob-00000000-0000-0000-0000-${String(i).padStart(12, '0')}`, defaultTtl: i % 3,
-      secureMode: i % 2 === 0, version: 1,
-    };
-  }
-  return JSON.stringify({ path: '/', data: { environments } });
-}
+import { putJson } from './lib/bench-data.mjs';
 
 const sizes = process.argv.slice(2).map(Number);
 const component = await Component.load();

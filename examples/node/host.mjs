@@ -4,37 +4,44 @@
 //   node host.mjs [--key KEY] [--stream-uri URI] [--initial-retry-delay DUR] [--read-timeout DUR]
 //                 [--call-timeout DUR] [--component OUT_DIR] [--log-level LEVEL]
 //
-// It connects to `{STREAM_URI}/relay_auto_config` with Node's fetch (streaming body), parses the
-// SSE stream, feeds every event to the component, sleeps until the component's next deadline to
-// call `tick`, restarts the stream when the component says so, and prints every handler callback
-// on stdout as one JSON line (the same lines as autoconfig-host). Logs go to stderr.
+// The component's stream client decides everything (SSE, backoff, redirects, statuses, timeouts);
+// lib/stream-runner.mjs only does its I/O with fetch. Both run in a worker thread
+// (lib/host-worker.mjs), which prints every handler callback as one JSON line on stdout (the same
+// lines as autoconfig-host) and logs on stderr. This main thread only supervises: a component
+// call that runs longer than --call-timeout gets the worker terminated and replaced (empty state,
+// `priorFailures` raised by one, so the new one waits as the backoff would before connecting, and
+// the last event id seen, so the stream resumes there).
 //
 // Environment: AUTO_CONFIG_KEY, STREAM_URI (default https://stream.launchdarkly.com), LOG_LEVEL.
-// Exit codes: 0 on SIGINT/SIGTERM, 1 when the key is rejected (401/403) at the first connection,
-// 2 on bad usage.
+// Exit codes: 0 on SIGINT/SIGTERM, 1 when the key is refused (401/403) at the first connection,
+// 2 on bad usage, 3 when the component cannot even start.
 
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { Worker } from 'node:worker_threads';
 
-import { DEFAULT_OUT_DIR, jsonLinesHandler, TrapError } from './lib/autoconfig.mjs';
-import { Backoff } from './lib/backoff.mjs';
-import { GuardedClient } from './lib/guarded.mjs';
-import { SseParser } from './lib/sse.mjs';
+import { DEFAULT_OUT_DIR, randomSeed } from './lib/autoconfig.mjs';
+import { HOST_LEVELS, createLogger } from './lib/stream-runner.mjs';
 
 const VERSION = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8')).version;
-const LEVELS = ['trace', 'debug', 'info', 'warn', 'error'];
+const USAGE =
+  'usage: node host.mjs [--key KEY] [--stream-uri URI] [--initial-retry-delay DUR] [--read-timeout DUR] ' +
+  '[--call-timeout DUR] [--component OUT_DIR] [--log-level LEVEL]';
 
 function usage(message) {
-  process.stderr.write(`error: ${message}\nusage: node host.mjs [--key KEY] [--stream-uri URI] [--initial-retry-delay DUR] [--read-timeout DUR] [--call-timeout DUR] [--component OUT_DIR] [--log-level LEVEL]\n`);
+  process.stderr.write(`error: ${String(message).split('\n')[0]}\n${USAGE}\n`);
   process.exit(2);
 }
 
-/** "500ms", "2s", "5m", "1h" -> milliseconds. */
+/** "500ms", "2s", "5m", "1h" -> milliseconds (a positive safe integer). */
 function duration(text, name) {
-  const m = /^([0-9]+)(ms|s|m|h)$/.exec(text ?? '');
-  if (!m) usage(`${name}: expected a duration like 500ms, 2s or 5m, got ${JSON.stringify(text)}`);
-  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2]];
+  const m = /^([0-9]{1,15})(ms|s|m|h)$/.exec(text ?? '');
+  const ms = m ? Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2]] : NaN;
+  if (!Number.isSafeInteger(ms) || ms <= 0) {
+    usage(`${name}: expected a positive duration like 500ms, 2s, 5m or 1h, got ${JSON.stringify(text)}`);
+  }
+  return ms;
 }
 
 let args;
@@ -57,214 +64,124 @@ try {
 
 const key = args.key ?? process.env.AUTO_CONFIG_KEY;
 if (!key) usage('no key: give --key or set AUTO_CONFIG_KEY');
-const streamUri = (args['stream-uri'] ?? process.env.STREAM_URI ?? 'https://stream.launchdarkly.com').replace(/\/$/, '');
-let url;
-try {
-  url = new URL(`${streamUri}/relay_auto_config`);
-} catch {
-  usage(`--stream-uri: not a URL: ${streamUri}`);
-}
 const logLevel = args['log-level'] ?? process.env.LOG_LEVEL ?? 'info';
-if (!LEVELS.includes(logLevel)) usage(`--log-level: one of ${LEVELS.join(', ')}`);
-const initialRetryMs = duration(args['initial-retry-delay'], '--initial-retry-delay');
-const readTimeoutMs = duration(args['read-timeout'], '--read-timeout');
+if (!HOST_LEVELS.includes(logLevel)) usage(`--log-level: one of ${HOST_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
+const options = {
+  key,
+  streamUri: args['stream-uri'] ?? process.env.STREAM_URI ?? 'https://stream.launchdarkly.com',
+  initialRetryDelayMs: duration(args['initial-retry-delay'], '--initial-retry-delay'),
+  readTimeoutMs: duration(args['read-timeout'], '--read-timeout'),
+};
 const callTimeoutMs = duration(args['call-timeout'], '--call-timeout');
 const outDir = resolve(args.component ?? DEFAULT_OUT_DIR);
-
-const masked = key.length > 4 ? `...${key.slice(-4)}` : '****';
-function log(level, message) {
-  const l = level === 'critical' ? 'error' : level;
-  if (LEVELS.indexOf(l) < LEVELS.indexOf(logLevel)) return;
-  process.stderr.write(`${new Date().toISOString()} ${l.toUpperCase().padEnd(5)} ${message}\n`);
+if (!existsSync(resolve(outDir, 'relay_autoconfig.js'))) {
+  usage(`--component: no transpiled component in ${outDir} (run \`npm run transpile\`)`);
 }
 
-// stdout: one JSON line per callback, written at once (synchronous for files and pipes).
-const handler = jsonLinesHandler(
-  (line) => process.stdout.write(line + '\n'),
-  (level, message) => log(level, `autoconfig: ${message}`),
-);
-const client = new GuardedClient(handler, { outDir, callTimeoutMs });
-
-// ---- timers: sleep until the component's next deadline, no polling ----
-const MAX_TIMEOUT = 2 ** 31 - 1;
-let tickTimer = null;
-function schedule(deadline) {
-  if (tickTimer) clearTimeout(tickTimer);
-  tickTimer = null;
-  if (deadline === null || deadline === undefined || stopping) return;
-  const wait = Math.max(0, Number(deadline) - Date.now());
-  // setTimeout holds at most ~24.8 days; a longer wait just re-arms at that point.
-  tickTimer = setTimeout(
-    wait > MAX_TIMEOUT ? () => schedule(deadline) : onTimer,
-    Math.min(wait, MAX_TIMEOUT),
-  );
-}
-async function onTimer() {
-  tickTimer = null;
-  try {
-    schedule(await client.tick(Date.now()));
-  } catch (e) {
-    log('error', `tick failed: ${e.message}; restarting the stream`);
-    restartNow?.('trap');
-  }
-}
-
-// ---- shutdown ----
+const log = createLogger(logLevel, (line) => process.stderr.write(line));
+let worker = null;
+let failures = 0; // workers replaced so far: the next one's priorFailures
+let lastEventId = null; // the stream's latest event id: the next one's lastEventId
 let stopping = false;
-let current = null; // AbortController of the open connection
-let wakeUp = null; // resolves a pending backoff sleep
-let restartNow = null;
-let everConnected = false; // a 401/403 before the first 200 means a bad key: exit 1
-async function shutdown(signal) {
+let ended = false;
+
+function spawnWorker() {
+  const busy = new BigInt64Array(new SharedArrayBuffer(8));
+  const w = new Worker(new URL('./lib/host-worker.mjs', import.meta.url), {
+    workerData: {
+      outDir,
+      settings: { logLevel },
+      options: { ...options, jitterSeed: randomSeed(), priorFailures: failures, lastEventId },
+      userAgent: `relay-autoconfig-node/${VERSION}`,
+      logLevel,
+      busy: busy.buffer,
+    },
+  });
+  worker = { w, busy };
+  w.on('message', (m) => onMessage(w, m));
+  w.on('error', (e) => gone(w, `the component worker failed: ${e.message}`));
+  w.on('exit', (code) => gone(w, `the component worker exited (${code})`));
+}
+
+const replaced = new WeakSet(); // workers dropped after a `reset` line: their late lines are stale
+
+function onMessage(w, m) {
+  if (m.type === 'io') {
+    if (m.err) process.stderr.write(m.err);
+    if (m.out && !replaced.has(w)) process.stdout.write(m.out);
+    if (m.lastEventId !== null) lastEventId = m.lastEventId;
+    return;
+  }
+  if (worker?.w !== w) return;
+  worker = null;
+  if (m.type === 'done') {
+    if (m.stop === 'invalid-key') {
+      log('error', 'invalid auto-configuration key: the first connection was refused (HTTP 401/403)');
+      end(1);
+    } else end(0);
+  } else if (m.type === 'usage') {
+    usage(m.message);
+  } else if (m.type === 'failed' && !m.started) {
+    log('error', `the component cannot start: ${m.message}`);
+    end(3);
+  } else replace(w, m.message);
+}
+
+function gone(w, why) {
+  if (worker?.w !== w) return;
+  worker = null;
+  if (stopping) end(0);
+  else replace(w, why);
+}
+
+/**
+ * Drops a failed worker and its state, tells the proxy (`{"op":"reset"}`, as autoconfig-host
+ * prints when a component's state is lost: reconcile at the next `ready`) and starts a fresh one.
+ */
+function replace(w, why) {
+  w.terminate();
+  if (stopping) return end(0);
+  failures++;
+  log('error', `${why}; replacing the component (failure ${failures}): its state is lost until the next put`);
+  replaced.add(w);
+  process.stdout.write('{"op":"reset"}\n');
+  spawnWorker();
+}
+
+// The watchdog: reads when the worker's current component call began (0: none running), on the
+// monotonic clock, so that a wall-clock step cannot fake a runaway call.
+const callTimeoutNs = BigInt(callTimeoutMs) * 1_000_000n;
+const watchdog = setInterval(() => {
+  if (!worker) return;
+  const since = Atomics.load(worker.busy, 0);
+  if (since !== 0n && process.hrtime.bigint() - since > callTimeoutNs) {
+    const { w } = worker;
+    worker = null;
+    replace(w, `a component call ran longer than ${callTimeoutMs} ms`);
+  }
+}, Math.max(5, Math.min(callTimeoutMs / 4, 15_000)));
+
+/** Exits once what was written to stdout and stderr is out. */
+function end(code) {
+  if (ended) return;
+  ended = true;
+  clearInterval(watchdog);
+  worker?.w.terminate();
+  worker = null;
+  process.exitCode = code;
+  process.stderr.write('', () => process.stdout.write('', () => process.exit(code)));
+}
+
+function shutdown(signal) {
   if (stopping) return;
   stopping = true;
   log('info', `${signal}: shutting down`);
-  if (tickTimer) clearTimeout(tickTimer);
-  current?.abort(new Error('shutdown'));
-  wakeUp?.();
-  await client.close();
-  process.exit(0);
+  if (!worker) return end(0);
+  worker.w.postMessage({ type: 'shutdown' });
+  // A worker stuck in a long call cannot answer: do not wait for it for long.
+  setTimeout(() => end(0), 2000).unref();
 }
 process.on('SIGINT', () => shutdown('SIGINT'));
 process.on('SIGTERM', () => shutdown('SIGTERM'));
 
-function sleep(ms) {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    wakeUp = () => {
-      clearTimeout(t);
-      resolve();
-    };
-  });
-}
-
-/** One connection: resolves with why it ended ('eof', 'error', 'timeout', a restart reason). */
-async function connectOnce(parser, backoff) {
-  const controller = new AbortController();
-  current = controller;
-  const headers = {
-    Authorization: key,
-    Accept: 'text/event-stream',
-    'Cache-Control': 'no-cache',
-    'User-Agent': `relay-autoconfig-node/${VERSION}`,
-  };
-  if (parser.lastEventId) headers['Last-Event-ID'] = parser.lastEventId;
-  let res;
-  try {
-    log('info', `connecting to ${url.href} with key ${masked}`);
-    // No redirects: the key must never be sent on to another host.
-    res = await fetch(url, { headers, signal: controller.signal, redirect: 'manual' });
-  } catch (e) {
-    if (stopping) return { end: 'stopped' };
-    log('warn', `connection failed: ${e.cause?.message ?? e.message}`);
-    return { end: 'error' };
-  }
-  if (res.status !== 200) {
-    await res.body?.cancel().catch(() => {});
-    return { end: 'status', status: res.status };
-  }
-  const contentType = res.headers.get('content-type') ?? '';
-  if (!contentType.trim().toLowerCase().startsWith('text/event-stream')) {
-    await res.body?.cancel().catch(() => {});
-    log('warn', `content type ${JSON.stringify(contentType)} is not text/event-stream`);
-    return { end: 'error' };
-  }
-  log('info', 'connected');
-  everConnected = true;
-  backoff.connected(Date.now());
-  backoff.useSlowCurve(false);
-  parser.resetConnection();
-  const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
-  let readTimer;
-  const armReadTimeout = () => {
-    clearTimeout(readTimer);
-    readTimer = setTimeout(() => controller.abort(new Error('read timeout')), readTimeoutMs);
-  };
-  let restart = null;
-  restartNow = (why) => {
-    restart = why;
-    controller.abort(new Error(why));
-  };
-  armReadTimeout();
-  try {
-    for await (const chunk of res.body) {
-      armReadTimeout();
-      for (const item of parser.push(decoder.decode(chunk, { stream: true }))) {
-        if (item.type === 'retry') {
-          backoff.setBase(item.ms);
-        } else if (item.type === 'oversized') {
-          log('error', `"${item.event}" event over the size limit; will restart stream`);
-          restart = 'malformed-data';
-        } else if (item.type === 'event') {
-          let d;
-          try {
-            d = await client.onEvent(item.event, item.data, Date.now());
-          } catch (e) {
-            if (!(e instanceof TrapError)) throw e;
-            log('error', `the component failed (${e.message}); its state is lost, restarting the stream`);
-            restart = 'trap';
-            break;
-          }
-          schedule(d.nextDeadline);
-          if (d.restart) restart = d.restart;
-        }
-        if (restart) break;
-      }
-      if (restart) break;
-    }
-  } catch (e) {
-    if (stopping) return { end: 'stopped' };
-    if (!restart) {
-      const why = controller.signal.reason?.message ?? e.message;
-      log('warn', `stream error: ${why}`);
-      return { end: why === 'read timeout' ? 'timeout' : 'error' };
-    }
-  } finally {
-    clearTimeout(readTimer);
-    restartNow = null;
-    controller.abort(new Error('done'));
-  }
-  if (restart) return { end: restart };
-  log('warn', 'the stream ended');
-  return { end: 'eof' };
-}
-
-async function main() {
-  const backoff = new Backoff({ initialMs: initialRetryMs });
-  const parser = new SseParser();
-  while (!stopping) {
-    const { end, status } = await connectOnce(parser, backoff);
-    if (stopping) break;
-    if (end === 'status') {
-      if (status === 401 || status === 403) {
-        if (!everConnected) {
-          log('error', `invalid auto-configuration key (HTTP ${status})`);
-          await client.close();
-          process.exit(1);
-        }
-        log('error', `auto-configuration key rejected (HTTP ${status}); keeping the last known state, retrying slowly`);
-        backoff.useSlowCurve(true);
-      } else {
-        log('warn', `unexpected HTTP status ${status}`);
-      }
-    }
-    let delay;
-    if (end === 'reconnect-requested') {
-      // The server asked for it: reconnect promptly, without counting it as a failure.
-      backoff.reset();
-      delay = backoff.nextDelay(Date.now());
-      backoff.reset();
-      log('info', 'the server requested a reconnect');
-    } else {
-      delay = backoff.nextDelay(Date.now());
-      if (end === 'malformed-data') log('warn', 'malformed data; restarting the stream with backoff');
-    }
-    log('info', `reconnecting in ${Math.round(delay)} ms`);
-    await sleep(delay);
-  }
-}
-
-main().catch((e) => {
-  log('error', `fatal: ${e.stack ?? e}`);
-  process.exit(1);
-});
+spawnWorker();

@@ -156,8 +156,8 @@ impl ClientGuest for Component {
     fn configure(settings: types::Settings) {
         with_client(|m| {
             m.configure(Settings {
-                max_tombstones: m.machine().settings().max_tombstones,
-                max_state_bytes: m.machine().settings().max_state_bytes,
+                max_tombstones: settings.max_tombstones,
+                max_state_bytes: settings.max_state_bytes,
                 max_message_bytes: settings.max_message_bytes,
                 log_level: match settings.log_level {
                     logging::Level::Trace | logging::Level::Debug => Level::Debug,

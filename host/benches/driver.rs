@@ -1,5 +1,7 @@
 //! The component under wasmtime: a full put of 1,000 and 10,000 environments through WIT into a
-//! fresh instance (instantiation included), and the same put again into a warm instance.
+//! fresh instance (instantiation included), and the same put again into a warm instance; then
+//! the cost of keeping trap recovery possible (the driver's copy of what the proxy was told):
+//! the 10,000-environment put and 10,000 patches, with recovery on and off, side by side.
 
 use std::hint::black_box;
 
@@ -63,6 +65,64 @@ fn bench(c: &mut Criterion) {
         });
     }
     group.finish();
+
+    let n = 10_000;
+    let data = put_of(n);
+    let patches = patches_of(n);
+    let mut group = c.benchmark_group("recovery cost");
+    group.sample_size(10);
+    for recovery in [true, false] {
+        let label = if recovery {
+            "recovery on"
+        } else {
+            "recovery off"
+        };
+        group.bench_function(
+            BenchmarkId::new("put 10000 into fresh instance", label),
+            |b| {
+                b.iter(|| {
+                    let mut d = Driver::with_clock(&runtime, Count::default(), clock.clone())
+                        .expect("instantiate");
+                    d.set_recovery(recovery);
+                    d.on_event("put", black_box(&data)).expect("no trap");
+                    d.handler().0
+                })
+            },
+        );
+        group.bench_function(BenchmarkId::new("10000 patches", label), |b| {
+            b.iter_batched(
+                || {
+                    let mut d = Driver::with_clock(&runtime, Count::default(), clock.clone())
+                        .expect("instantiate");
+                    d.set_recovery(recovery);
+                    d.on_event("put", &data).expect("no trap");
+                    d
+                },
+                |mut d| {
+                    for patch in &patches {
+                        d.on_event("patch", black_box(patch)).expect("no trap");
+                    }
+                    d
+                },
+                criterion::BatchSize::PerIteration,
+            )
+        });
+    }
+    group.finish();
+}
+
+/// A patch raising the version of each of the `n` environments of `put_of(n)`.
+fn patches_of(n: usize) -> Vec<String> {
+    let put: serde_json::Value = serde_json::from_str(&put_of(n)).expect("valid put");
+    let mut out = Vec::with_capacity(n);
+    if let Some(envs) = put["data"]["environments"].as_object() {
+        for (id, env) in envs {
+            let mut env = env.clone();
+            env["version"] = serde_json::json!(100);
+            out.push(format!(r#"{{"path":"/environments/{id}","data":{env}}}"#));
+        }
+    }
+    out
 }
 
 criterion_group!(benches, bench);

@@ -25,6 +25,8 @@ struct HostState<H> {
     /// During a restore: the mirror being rebuilt from its announcement, and whether the
     /// handler hears it.
     restoring: Option<(Mirror, bool)>,
+    /// Whether `mirror` is kept (see [`Driver::set_recovery`]).
+    recovery: bool,
     /// Callbacks delivered so far.
     changes: u64,
     /// `received-all-environments` callbacks delivered so far.
@@ -157,6 +159,7 @@ impl<H: Handler, C: Clock> Driver<H, C> {
             mirror,
             limits,
             restoring: None,
+            recovery: true,
             changes: 0,
             readies: 0,
         };
@@ -221,7 +224,13 @@ impl<H: Handler, C: Clock> Driver<H, C> {
                 let message = format!("{e:#}");
                 self.replace_instance();
                 self.traps = self.traps.saturating_add(1);
-                match self.recover() {
+                let recovery = self.store.as_ref().is_some_and(|s| s.data().recovery);
+                let recovered = if recovery {
+                    self.recover()
+                } else {
+                    Err(Error::Trap("recovery is off".into()))
+                };
+                match recovered {
                     Ok(n) => tracing::error!(
                         "the autoconfig component trapped; a fresh instance was brought back to the {n} environment(s) the proxy has: {message}"
                     ),
@@ -248,10 +257,11 @@ impl<H: Handler, C: Clock> Driver<H, C> {
         self.next_deadline = None;
         if let Some(old) = self.store.take() {
             let state = old.into_data();
-            let (changes, readies) = (state.changes, state.readies);
+            let (changes, readies, recovery) = (state.changes, state.readies, state.recovery);
             let mut store = self.new_store(state.handler, state.mirror);
             store.data_mut().changes = changes;
             store.data_mut().readies = readies;
+            store.data_mut().recovery = recovery;
             self.store = Some(store);
         }
     }
@@ -508,6 +518,20 @@ impl<H: Handler, C: Clock> Driver<H, C> {
         }
     }
 
+    /// Whether a trapped component is brought back to what the handler was told (default on).
+    /// Keeping that possible costs a copy of every delivered environment (measured in the
+    /// README: a few per cent on puts and patches); with it off, a trap loses the state and the
+    /// handler gets [`Handler::reset`].
+    pub fn set_recovery(&mut self, on: bool) {
+        if let Some(store) = self.store.as_mut() {
+            let data = store.data_mut();
+            data.recovery = on;
+            if !on {
+                data.mirror.clear();
+            }
+        }
+    }
+
     /// How many callbacks were delivered (plus changes of the stream's last event id): when it
     /// moved, the state changed.
     pub fn changes(&self) -> u64 {
@@ -589,7 +613,9 @@ impl<H: Handler> crate::bindings::relay::autoconfig::handler::Host for HostState
                 }
             }
             None => {
-                self.mirror.told(&params);
+                if self.recovery {
+                    self.mirror.told(&params);
+                }
                 self.handler.add_environment(params);
             }
         }
@@ -598,7 +624,9 @@ impl<H: Handler> crate::bindings::relay::autoconfig::handler::Host for HostState
     fn update_environment(&mut self, params: wit::EnvironmentParams) {
         let params = from_wit(params);
         self.changes += 1;
-        self.mirror.told(&params);
+        if self.recovery {
+            self.mirror.told(&params);
+        }
         self.handler.update_environment(params);
     }
 
@@ -660,6 +688,8 @@ fn to_wit_settings(settings: Settings) -> wit::Settings {
             Level::Warn => logging::Level::Warn,
             Level::Error => logging::Level::Error,
         },
+        max_tombstones: settings.max_tombstones,
+        max_state_bytes: settings.max_state_bytes,
     }
 }
 

@@ -1,19 +1,32 @@
-// The relay-autoconfig component in Node.js: a thin, synchronous wrapper around the module that
+// The relay-autoconfig component in Node.js: thin, synchronous wrappers around the module that
 // `jco transpile --instantiation sync` produced from the very same .wasm the Rust host runs.
+//
+// - `AutoconfigClient` drives the `client` export (for hosts with their own SSE stack: one call
+//   per SSE event, `tick` for timers).
+// - `StreamClient` drives the `stream-client` export: the whole stream client, sans-IO. The host opens
+//   the requests it asks for and reports statuses, body bytes, ends and timeouts.
 //
 // The component imports only `wasi:logging/logging` and `relay:autoconfig/handler`; both are
 // supplied here from JavaScript. It imports no WASI cli/io/clocks interfaces, so no
 // @bytecodealliance/preview2-shim is loaded at run time.
 //
+// Every argument is checked here, in JavaScript, before the component is entered: a wrong one
+// throws the usual TypeError or RangeError and leaves the instance and its state as they were.
+// Only a real trap (a guest bug, or a handler that throws) drops the instance.
+//
 // u64/s64 values cross the boundary as BigInt: `now` and deadlines are BigInt milliseconds since
-// the Unix epoch (plain numbers are accepted as input and converted).
+// the Unix epoch. Inputs accept a bigint or a safe, non-negative integer number.
 
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /** The default limit on event data (16 MiB), the same as the component's and the Rust driver's. */
 export const DEFAULT_MAX_MESSAGE_BYTES = 16n * 1024n * 1024n;
+
+/** The WIT version of the interfaces this library drives. */
+export const WIT_VERSION = '0.2.0';
 
 /** The .wasm to transpile: $AUTOCONFIG_COMPONENT or the one built with the repository. */
 export function componentPath() {
@@ -26,14 +39,18 @@ export function componentPath() {
 /** Where `npm run transpile` puts the transpiled component. */
 export const DEFAULT_OUT_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'out');
 
-const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'critical'];
+/** The `wasi:logging` levels, least severe first. */
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'critical'];
 
 /**
  * A loaded (transpiled and compiled) component. Compile once, then create any number of
  * independent clients from it.
  */
 export class Component {
-  /** @param {string} outDir the directory `jco transpile` wrote (default: ./out). */
+  /**
+   * @param {string} [outDir] the directory `jco transpile` wrote (default: ./out).
+   * @returns {Promise<Component>}
+   */
   static async load(outDir = DEFAULT_OUT_DIR) {
     const entry = resolve(outDir, 'relay_autoconfig.js');
     let mod;
@@ -68,54 +85,171 @@ export class Component {
   }
 }
 
-/** Thrown when the guest trapped; the client has dropped that instance and its state. */
-export class TrapError extends Error {}
-
-const PARSED_EVENTS = new Set(['put', 'patch', 'delete']);
-
-function big(n) {
-  return typeof n === 'bigint' ? n : BigInt(n);
+/** Thrown when the guest trapped (or a handler threw); the client has dropped that instance and its state. */
+export class TrapError extends Error {
+  name = 'TrapError';
 }
 
-/** The WIT `settings` record: `{ maxMessageBytes: bigint, logLevel: string }`. */
-export function settings({ maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES, logLevel = 'debug' } = {}) {
-  return { maxMessageBytes: big(maxMessageBytes), logLevel };
+/** Thrown by `StreamClient.start` when the component refused the options; nothing changed. */
+export class StreamOptionsError extends Error {
+  name = 'StreamOptionsError';
+}
+
+// ---- argument checks (they run before the component is entered) ----
+
+const U64_MAX = (1n << 64n) - 1n;
+const U32_MAX = 2 ** 32 - 1;
+
+/**
+ * A u64 from a bigint or a safe non-negative integer number.
+ * @param {unknown} v
+ * @param {string} name
+ * @returns {bigint}
+ */
+export function u64(v, name) {
+  if (typeof v === 'bigint') {
+    if (v < 0n || v > U64_MAX) throw new RangeError(`${name} must be in [0, 2^64 - 1], got ${v}`);
+    return v;
+  }
+  if (typeof v !== 'number') throw new TypeError(`${name} must be a bigint or an integer number, got ${describe(v)}`);
+  if (!Number.isInteger(v)) throw new TypeError(`${name} must be an integer, got ${v}`);
+  if (v < 0) throw new RangeError(`${name} must not be negative, got ${v}`);
+  if (!Number.isSafeInteger(v)) throw new RangeError(`${name} must be a safe integer (or a bigint), got ${v}`);
+  return BigInt(v);
+}
+
+/** An integer number in [0, max]. */
+function uint(v, name, max) {
+  if (typeof v !== 'number') throw new TypeError(`${name} must be an integer number, got ${describe(v)}`);
+  if (!Number.isInteger(v)) throw new TypeError(`${name} must be an integer, got ${v}`);
+  if (v < 0 || v > max) throw new RangeError(`${name} must be in [0, ${max}], got ${v}`);
+  return v;
+}
+
+function str(v, name) {
+  if (typeof v !== 'string') throw new TypeError(`${name} must be a string, got ${describe(v)}`);
+  return v;
+}
+
+/** `option<string>`: null or undefined is `none`. */
+function optStr(v, name) {
+  if (v === null || v === undefined) return undefined;
+  return str(v, name);
+}
+
+function describe(v) {
+  if (v === null) return 'null';
+  if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v)}`;
+  if (typeof v === 'object') return v.constructor?.name ? `a ${v.constructor.name}` : 'an object';
+  return `${typeof v} ${String(v)}`;
+}
+
+function level(v, name) {
+  str(v, name);
+  if (!LOG_LEVELS.includes(v)) throw new RangeError(`${name} must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function plainObject(v, name, allowed) {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new TypeError(`${name} must be an object, got ${describe(v)}`);
+  for (const k of Object.keys(v)) {
+    if (!allowed.includes(k)) throw new TypeError(`${name}: unknown field ${JSON.stringify(k)} (expected ${allowed.join(', ')})`);
+  }
+  return v;
+}
+
+/** The default limit on remembered deletions, as in the component. */
+export const DEFAULT_MAX_TOMBSTONES = 100_000;
+/** The default limit on the estimated state size (192 MiB), as in the component. */
+export const DEFAULT_MAX_STATE_BYTES = 192n * 1024n * 1024n;
+
+/**
+ * @typedef {object} Settings
+ * @property {bigint | number} [maxMessageBytes] event data longer than this is malformed (default 16 MiB)
+ * @property {'trace'|'debug'|'info'|'warn'|'error'|'critical'} [logLevel] the least severe level the
+ *   component sends to `log` (default 'debug': everything)
+ * @property {number} [maxTombstones] deleted IDs remembered, oldest forgotten first (default 100,000)
+ * @property {bigint | number} [maxStateBytes] the estimated state size limit (default 192 MiB)
+ */
+
+/**
+ * The WIT `settings` record, checked.
+ * @param {Settings} [s]
+ * @returns {{maxMessageBytes: bigint, logLevel: string, maxTombstones: number, maxStateBytes: bigint}}
+ */
+export function settings(s = {}) {
+  plainObject(s, 'settings', ['maxMessageBytes', 'logLevel', 'maxTombstones', 'maxStateBytes']);
+  const {
+    maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES,
+    logLevel = 'debug',
+    maxTombstones = DEFAULT_MAX_TOMBSTONES,
+    maxStateBytes = DEFAULT_MAX_STATE_BYTES,
+  } = s;
+  if (!Number.isInteger(maxTombstones) || maxTombstones < 0 || maxTombstones > 0xffff_ffff) {
+    throw new TypeError(`maxTombstones: expected an integer from 0 to 4294967295, got ${String(maxTombstones)}`);
+  }
+  return {
+    maxMessageBytes: u64(maxMessageBytes, 'maxMessageBytes'),
+    logLevel: level(logLevel, 'logLevel'),
+    maxTombstones,
+    maxStateBytes: u64(maxStateBytes, 'maxStateBytes'),
+  };
 }
 
 /**
- * One running instance of the component and the handler that receives its callbacks: the Node
- * counterpart of the Rust `Driver`.
- *
- * handler: {
- *   addEnvironment(params), updateEnvironment(params), deleteEnvironment(envId),
- *   receivedAllEnvironments(), keyExpired(envId, oldKey),
- *   log?(level, message, context)    // level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'critical'
- * }
- * params is the WIT record as jco gives it: { envId, envKey, envName, projectKey, projectName,
- * sdkKey, mobileKey, expiringSdkKey?: { key, expiresAt?: bigint }, defaultTtlMinutes: bigint,
- * secureMode, version: bigint }.
- *
- * Like the Rust driver: data over `maxMessageBytes` for put/patch/delete is rejected here
- * without being copied into the guest, and if the guest traps, the call throws TrapError and the
- * next call starts a fresh instance (same handler and settings) with empty state, so the caller
- * must restart the stream.
+ * The environment as jco gives it (the WIT `environment-params` record).
+ * @typedef {object} EnvironmentParams
+ * @property {string} envId
+ * @property {string} envKey
+ * @property {string} envName
+ * @property {string} projectKey
+ * @property {string} projectName
+ * @property {string} sdkKey
+ * @property {string} mobileKey
+ * @property {{key: string, expiresAt?: bigint} | undefined} expiringSdkKey
+ * @property {bigint} defaultTtlMinutes
+ * @property {boolean} secureMode
+ * @property {bigint} version
  */
-export class AutoconfigClient {
-  constructor(component, handler, { maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES, logLevel = 'debug' } = {}) {
+
+/**
+ * The callbacks. They run synchronously inside the client's calls; one that throws kills the
+ * instance (TrapError).
+ * @typedef {object} Handler
+ * @property {(env: EnvironmentParams) => void} addEnvironment
+ * @property {(env: EnvironmentParams) => void} updateEnvironment
+ * @property {(envId: string) => void} deleteEnvironment
+ * @property {() => void} receivedAllEnvironments
+ * @property {(envId: string, oldKey: string) => void} keyExpired
+ * @property {(level: string, message: string, context: string) => void} [log]
+ * @property {() => void} [reset] the component trapped and its state is gone: what follows starts
+ *   from nothing (keep what is added or updated until the next `receivedAllEnvironments`, then
+ *   drop every other environment)
+ */
+
+const WIT_NAMES = { client: 'client', streamClient: 'stream-client' };
+
+/** One instance of the component, recreated after a trap. Shared by both clients. */
+class Instance {
+  /**
+   * @param {Component} component
+   * @param {Handler} handler
+   * @param {{maxMessageBytes: bigint, logLevel: string, maxTombstones: number, maxStateBytes: bigint}} s
+   * @param {'client' | 'streamClient'} needs the export the client drives (jco's name)
+   */
+  constructor(component, handler, s, needs) {
     this.component = component;
     this.handler = handler;
-    this.settings = settings({ maxMessageBytes, logLevel });
+    this.settings = s;
+    this.needs = needs;
     this.exports = null;
-    /** The next deadline as of the last call (BigInt ms or null). */
-    this.nextDeadline = null;
-    this.#ensureInstance();
   }
 
   #imports() {
     const h = this.handler;
     const logging = {
-      log: (level, context, message) => {
-        if (h.log) h.log(level, message, context);
+      log: (lv, context, message) => {
+        if (h.log) h.log(lv, message, context);
       },
     };
     const handler = {
@@ -131,99 +265,364 @@ export class AutoconfigClient {
       'wasi:logging/logging': logging,
       'wasi:logging/logging@0.1.0-draft': logging,
       'relay:autoconfig/types': {},
-      'relay:autoconfig/types@0.1.0': {},
+      [`relay:autoconfig/types@${WIT_VERSION}`]: {},
       'relay:autoconfig/handler': handler,
-      'relay:autoconfig/handler@0.1.0': handler,
+      [`relay:autoconfig/handler@${WIT_VERSION}`]: handler,
     };
   }
 
-  #ensureInstance() {
-    if (this.exports) return;
+  ensure() {
+    if (this.exports) return this.exports;
     let exports;
     try {
       exports = this.component.instantiateWith(this.#imports());
-      exports.client.configure({ ...this.settings });
     } catch (e) {
       throw new TrapError(`cannot instantiate the component: ${e.message}`, { cause: e });
     }
+    if (!exports[this.needs]) {
+      throw new Error(
+        `the transpiled component in ${this.component.outDir} does not export relay:autoconfig/${WIT_NAMES[this.needs]}@${WIT_VERSION}: ` +
+          'rebuild the component and run `npm run transpile`',
+      );
+    }
+    try {
+      exports.client.configure({ ...this.settings });
+    } catch (e) {
+      throw new TrapError(`cannot configure the component: ${e.message}`, { cause: e });
+    }
     this.exports = exports;
+    return exports;
   }
 
-  #call(f) {
-    this.#ensureInstance();
+  /**
+   * Runs `f(exports)`. A `result` error of the component (`ComponentError`, the instance is
+   * fine) is passed to `onResultError`; anything else is a trap: the instance is dropped.
+   */
+  call(f, onResultError) {
+    const exports = this.ensure();
     try {
-      return f(this.exports.client);
+      return f(exports);
     } catch (e) {
-      // A trapped instance is dead: drop it; the next call instantiates a fresh one.
+      if (onResultError && e?.constructor?.name === 'ComponentError' && 'payload' in e) {
+        return onResultError(e.payload);
+      }
+      // A trapped instance is dead: drop it; the next call instantiates a fresh one, with no
+      // state: the handler's optional `reset` says so (reconcile at the next `ready`).
       this.exports = null;
-      this.nextDeadline = null;
+      if (typeof this.handler.reset === 'function') this.handler.reset();
       if (this.handler.log) {
         this.handler.log(
           'error',
-          `the autoconfig component trapped and was restarted with empty state: ${e.message}`,
+          `the autoconfig component trapped and was dropped with its state: ${e?.message ?? e}`,
           'host',
         );
       }
-      throw new TrapError(e.message, { cause: e });
+      throw new TrapError(String(e?.message ?? e), { cause: e });
+    }
+  }
+}
+
+const PARSED_EVENTS = new Set(['put', 'patch', 'delete']);
+
+/**
+ * @typedef {object} Directive
+ * @property {null | 'reconnect-requested' | 'malformed-data'} restart
+ * @property {bigint | null} nextDeadline
+ */
+
+/**
+ * One running instance of the component's `client` export and the handler that receives its
+ * callbacks: the Node counterpart of the Rust `Driver`.
+ *
+ * Like the Rust driver: data over `maxMessageBytes` for put/patch/delete is rejected here
+ * without being copied into the guest, and if the guest traps, the call throws TrapError and the
+ * next call starts a fresh instance (same handler and settings) with empty state, so the caller
+ * must restart the stream.
+ */
+export class AutoconfigClient {
+  #instance;
+
+  /**
+   * @param {Component} component
+   * @param {Handler} handler
+   * @param {Settings} [options]
+   */
+  constructor(component, handler, options = {}) {
+    this.#instance = new Instance(component, handler, settings(options), 'client');
+    /** The next deadline as of the last call (BigInt ms or null). @type {bigint | null} */
+    this.nextDeadline = null;
+    this.#instance.ensure();
+  }
+
+  /** The settings in force. */
+  get settings() {
+    return this.#instance.settings;
+  }
+
+  #call(f) {
+    try {
+      return this.#instance.call((e) => f(e.client));
+    } catch (e) {
+      if (e instanceof TrapError) this.nextDeadline = null;
+      throw e;
     }
   }
 
   /**
-   * Replaces the settings (kept across instance restarts). `logLevel` ('debug', 'info', 'warn'
-   * or 'error') is the least severe level the component sends to `log`.
+   * Replaces the settings (kept across instance restarts).
+   * @param {Settings} [s]
    */
-  configure({ maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES, logLevel = 'debug' } = {}) {
-    this.settings = settings({ maxMessageBytes, logLevel });
-    this.#call((c) => c.configure({ ...this.settings }));
+  configure(s = {}) {
+    const checked = settings(s);
+    this.#instance.settings = checked;
+    this.#call((c) => c.configure({ ...checked }));
   }
 
   /**
-   * Feeds one SSE event. Returns { restart: null | 'reconnect-requested' | 'malformed-data',
-   * nextDeadline: bigint | null }.
+   * Feeds one SSE event.
+   * @param {string} name the SSE event type
+   * @param {string} data its data
+   * @param {bigint | number} now wall-clock ms since the Unix epoch
+   * @returns {Directive}
    */
   onEvent(name, data, now) {
+    str(name, 'name');
+    str(data, 'data');
+    const at = u64(now, 'now');
+    const max = this.#instance.settings.maxMessageBytes;
     if (PARSED_EVENTS.has(name)) {
       const bytes = BigInt(Buffer.byteLength(data, 'utf8'));
-      if (bytes > this.settings.maxMessageBytes) {
+      if (bytes > max) {
         // Not even copied into the guest: reject it here, as the guest would.
-        if (this.handler.log) {
-          this.handler.log(
-            'error',
-            `Received streaming "${name}" event with malformed JSON data (${bytes} bytes, over the limit of ${this.settings.maxMessageBytes}); will restart stream`,
-            'host',
-          );
-        }
+        this.#instance.handler.log?.(
+          'error',
+          `Received streaming "${name}" event with malformed JSON data (${bytes} bytes, over the limit of ${max}); will restart stream`,
+          'host',
+        );
         return { restart: 'malformed-data', nextDeadline: this.nextDeadline };
       }
     }
-    const d = this.#call((c) => c.onEvent(name, data, big(now)));
+    const d = this.#call((c) => c.onEvent(name, data, at));
     const directive = { restart: d.restart ?? null, nextDeadline: d.nextDeadline ?? null };
     this.nextDeadline = directive.nextDeadline;
     return directive;
   }
 
-  /** Fires every timer due at `now`; returns the next deadline (BigInt) or null. */
+  /**
+   * Fires every timer due at `now`.
+   * @param {bigint | number} now
+   * @returns {bigint | null} the next deadline
+   */
   tick(now) {
-    const next = this.#call((c) => c.tick(big(now))) ?? null;
+    const at = u64(now, 'now');
+    const next = this.#call((c) => c.tick(at)) ?? null;
     this.nextDeadline = next;
     return next;
   }
 }
 
-export { LOG_LEVELS };
+// ---- the stream client ----
+
+/**
+ * @typedef {object} StreamOptions
+ * @property {string} key the auto-configuration key, sent raw in `Authorization`
+ * @property {string} [streamUri] default 'https://stream.launchdarkly.com'
+ * @property {bigint | number} [initialRetryDelayMs] default 1000 (the component raises it to >= 100)
+ * @property {bigint | number} [readTimeoutMs] default 300000 (5 min); 0 is refused
+ * @property {bigint | number} [jitterSeed] seeds the backoff jitter; default: random
+ * @property {string | null} [lastEventId] resume from this event id
+ * @property {number} [priorFailures] how many times the host already replaced the component (default 0)
+ */
+
+/**
+ * One HTTP request to open: `GET url` with these headers, in order; never follow redirects.
+ * @typedef {object} StreamRequest
+ * @property {string} url
+ * @property {Array<[string, string]>} headers
+ */
+
+/**
+ * What to do after a `StreamClient` call, in this order.
+ * @typedef {object} Step
+ * @property {boolean} disconnect close the open request
+ * @property {StreamRequest | null} connect open this request now
+ * @property {'invalid-key' | null} stop stop for good
+ * @property {bigint | null} nextDeadline call `onTimeout` at this wall-clock time (ms)
+ * @property {string | null} lastEventId the stream's last event id when this call changed it
+ *   ('' when an empty `id:` cleared it), else null; pass the latest as `options.lastEventId` when
+ *   starting a replacement after a trap, so the stream resumes where it was
+ */
+
+const OPTION_FIELDS = ['key', 'streamUri', 'initialRetryDelayMs', 'readTimeoutMs', 'jitterSeed', 'lastEventId', 'priorFailures'];
+
+/** A random u64 for `jitterSeed`. */
+export function randomSeed() {
+  return randomBytes(8).readBigUInt64LE();
+}
+
+/**
+ * The WIT `stream-options` record, checked, with the defaults filled in.
+ * @param {StreamOptions} o
+ */
+export function streamOptions(o) {
+  plainObject(o, 'options', OPTION_FIELDS);
+  const {
+    key, streamUri = 'https://stream.launchdarkly.com', initialRetryDelayMs = 1000, readTimeoutMs = 300_000,
+    jitterSeed = randomSeed(), lastEventId = null, priorFailures = 0,
+  } = o;
+  return {
+    key: str(key, 'options.key'),
+    streamUri: str(streamUri, 'options.streamUri'),
+    initialRetryDelayMs: u64(initialRetryDelayMs, 'options.initialRetryDelayMs'),
+    readTimeoutMs: u64(readTimeoutMs, 'options.readTimeoutMs'),
+    jitterSeed: u64(jitterSeed, 'options.jitterSeed'),
+    lastEventId: optStr(lastEventId, 'options.lastEventId'),
+    priorFailures: uint(priorFailures, 'options.priorFailures', U32_MAX),
+  };
+}
+
+function normalStep(s) {
+  return {
+    disconnect: s.disconnect,
+    connect: s.connect ? { url: s.connect.url, headers: s.connect.headers.map(([n, v]) => [n, v]) } : null,
+    stop: s.stop ?? null,
+    nextDeadline: s.nextDeadline ?? null,
+    lastEventId: s.lastEventId ?? null,
+  };
+}
+
+/**
+ * The component's sans-IO stream client (the `stream-client` export): SSE parsing, Last-Event-ID,
+ * `retry:`, backoff with jitter, the redirect, status, content-type and size policies and the
+ * read timeout all run in the component. The host only does I/O:
+ *
+ * - `start(options, now)`, then for each request a step asks for (`step.connect`): open it
+ *   without following redirects, `onResponse(status, contentType, location, now)`, `onBody(chunk,
+ *   now)` per chunk, `onClosed(null | message, now)` at its end (or alone if no response came);
+ * - close the open request when `step.disconnect`; stop when `step.stop`;
+ * - sleep until `step.nextDeadline` and call `onTimeout(now)`.
+ *
+ * Handler callbacks and logs are made during these calls. A trap throws TrapError and drops the
+ * instance with its state: the next call runs on a fresh instance, so call `start` again with
+ * `priorFailures` raised by one (the first connection then waits as after that many failures)
+ * and `lastEventId` set to the latest `step.lastEventId` seen (the stream resumes there).
+ */
+export class StreamClient {
+  #instance;
+
+  /**
+   * @param {Component} component
+   * @param {Handler} handler
+   * @param {Settings} [options] the settings of the state machine (`maxMessageBytes` is also the
+   *   stream's event size limit)
+   */
+  constructor(component, handler, options = {}) {
+    this.#instance = new Instance(component, handler, settings(options), 'streamClient');
+    this.#instance.ensure();
+  }
+
+  /** The settings in force. */
+  get settings() {
+    return this.#instance.settings;
+  }
+
+  /**
+   * Replaces the settings (kept across instance restarts).
+   * @param {Settings} [s]
+   */
+  configure(s = {}) {
+    const checked = settings(s);
+    this.#instance.settings = checked;
+    this.#instance.call((e) => e.client.configure({ ...checked }));
+  }
+
+  #step(f) {
+    return normalStep(this.#instance.call((e) => f(e.streamClient)));
+  }
+
+  /**
+   * Starts (or restarts) the client: normally the step says `connect` at once. Any connection
+   * in progress is forgotten (close it); environments and timers are kept.
+   * @param {StreamOptions} options
+   * @param {bigint | number} now
+   * @returns {Step}
+   * @throws {StreamOptionsError} when the component refuses an option (nothing changed)
+   */
+  start(options, now) {
+    const o = streamOptions(options);
+    const at = u64(now, 'now');
+    const s = this.#instance.call(
+      (e) => e.streamClient.start(o, at),
+      (message) => {
+        throw new StreamOptionsError(String(message));
+      },
+    );
+    return normalStep(s);
+  }
+
+  /**
+   * The open request got its response headers.
+   * @param {number} status the HTTP status (an integer in [0, 65535])
+   * @param {string | null | undefined} contentType the `Content-Type` value
+   * @param {string | null | undefined} location the `Location` value
+   * @param {bigint | number} now
+   * @returns {Step}
+   */
+  onResponse(status, contentType, location, now) {
+    const st = uint(status, 'status', 0xffff);
+    const ct = optStr(contentType, 'contentType');
+    const loc = optStr(location, 'location');
+    const at = u64(now, 'now');
+    return this.#step((s) => s.onResponse(st, ct, loc, at));
+  }
+
+  /**
+   * The next bytes of the open response's body (any size, split anywhere).
+   * @param {Uint8Array} chunk
+   * @param {bigint | number} now
+   * @returns {Step}
+   */
+  onBody(chunk, now) {
+    if (!(chunk instanceof Uint8Array)) throw new TypeError(`chunk must be a Uint8Array, got ${describe(chunk)}`);
+    const at = u64(now, 'now');
+    return this.#step((s) => s.onBody(chunk, at));
+  }
+
+  /**
+   * The open request ended: `error` null for a clean end of the body, else a short description.
+   * @param {string | null | undefined} error
+   * @param {bigint | number} now
+   * @returns {Step}
+   */
+  onClosed(error, now) {
+    const err = optStr(error, 'error');
+    const at = u64(now, 'now');
+    return this.#step((s) => s.onClosed(err, at));
+  }
+
+  /**
+   * The deadline passed (early or late is harmless).
+   * @param {bigint | number} now
+   * @returns {Step}
+   */
+  onTimeout(now) {
+    const at = u64(now, 'now');
+    return this.#step((s) => s.onTimeout(at));
+  }
+}
 
 // ---- The JSON-lines form of callbacks (the same bytes autoconfig-host prints) ----
 
-const str = (s) => JSON.stringify(s);
+const jstr = (s) => JSON.stringify(s);
 const num = (n) => (n === null || n === undefined ? 'null' : String(n));
 
 /** The ENV object of an add/update line as compact JSON, keys in the documented order. */
 export function envJson(p) {
   const x = p.expiringSdkKey;
   return (
-    `{"envId":${str(p.envId)},"envKey":${str(p.envKey)},"envName":${str(p.envName)},` +
-    `"projKey":${str(p.projectKey)},"projName":${str(p.projectName)},"sdkKey":${str(p.sdkKey)},` +
-    `"mobKey":${str(p.mobileKey)},"expiringSdkKey":${x ? str(x.key) : 'null'},` +
+    `{"envId":${jstr(p.envId)},"envKey":${jstr(p.envKey)},"envName":${jstr(p.envName)},` +
+    `"projKey":${jstr(p.projectKey)},"projName":${jstr(p.projectName)},"sdkKey":${jstr(p.sdkKey)},` +
+    `"mobKey":${jstr(p.mobileKey)},"expiringSdkKey":${x ? jstr(x.key) : 'null'},` +
     `"expiresAt":${x ? num(x.expiresAt) : 'null'},"ttlMinutes":${num(p.defaultTtlMinutes)},` +
     `"secureMode":${p.secureMode ? 'true' : 'false'},"version":${num(p.version)}}`
   );
@@ -232,14 +631,17 @@ export function envJson(p) {
 export const lines = {
   add: (p) => `{"op":"add","env":${envJson(p)}}`,
   update: (p) => `{"op":"update","env":${envJson(p)}}`,
-  delete: (envId) => `{"op":"delete","envId":${str(envId)}}`,
+  delete: (envId) => `{"op":"delete","envId":${jstr(envId)}}`,
   ready: () => '{"op":"ready"}',
-  keyExpired: (envId, oldKey) => `{"op":"key-expired","envId":${str(envId)},"oldKey":${str(oldKey)}}`,
+  keyExpired: (envId, oldKey) => `{"op":"key-expired","envId":${jstr(envId)},"oldKey":${jstr(oldKey)}}`,
 };
 
 /**
  * A handler that turns every callback into its JSON line and passes it to `emit` (e.g. to
  * write it to stdout), and log lines to `log(level, message)`.
+ * @param {(line: string) => void} emit
+ * @param {(level: string, message: string) => void} [log]
+ * @returns {Handler}
  */
 export function jsonLinesHandler(emit, log = () => {}) {
   return {
@@ -248,6 +650,6 @@ export function jsonLinesHandler(emit, log = () => {}) {
     deleteEnvironment: (id) => emit(lines.delete(id)),
     receivedAllEnvironments: () => emit(lines.ready()),
     keyExpired: (id, key) => emit(lines.keyExpired(id, key)),
-    log: (level, message) => log(level, message),
+    log: (lv, message) => log(lv, message),
   };
 }

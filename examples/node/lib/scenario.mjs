@@ -15,7 +15,7 @@ export const CORPUS_DIR = resolve(
   '../../../tests/scenarios',
 );
 
-const U64_MAX = (1n << 64n) - 1n;
+export const U64_MAX = (1n << 64n) - 1n;
 const I64_MIN = -(1n << 63n);
 const I64_MAX = (1n << 63n) - 1n;
 
@@ -35,7 +35,7 @@ export function corpusFiles(dir = CORPUS_DIR) {
 
 // ---- strict decoding (the Rust structs use deny_unknown_fields) ----
 
-function fields(node, where, allowed) {
+export function fields(node, where, allowed) {
   if (node.kind !== 'object') throw new Error(`${where}: expected an object`);
   if (node.duplicate) throw new Error(`${where}: duplicate field \`${node.duplicate}\``);
   for (const key of node.value.keys()) {
@@ -45,8 +45,8 @@ function fields(node, where, allowed) {
   }
   return node.value;
 }
-const absent = (n) => n === undefined || n.kind === 'null';
-function string(n, where, required = true) {
+export const absent = (n) => n === undefined || n.kind === 'null';
+export function string(n, where, required = true) {
   if (absent(n)) {
     if (required) throw new Error(`${where}: missing string`);
     return null;
@@ -54,7 +54,7 @@ function string(n, where, required = true) {
   if (n.kind !== 'string') throw new Error(`${where}: expected a string`);
   return n.value;
 }
-function int(n, where, min, max, required = true) {
+export function int(n, where, min, max, required = true) {
   if (absent(n)) {
     if (required) throw new Error(`${where}: missing integer`);
     return null;
@@ -64,7 +64,7 @@ function int(n, where, min, max, required = true) {
   }
   return n.value;
 }
-const u64 = (n, where, required) => int(n, where, 0n, U64_MAX, required);
+export const u64 = (n, where, required) => int(n, where, 0n, U64_MAX, required);
 const i64 = (n, where) => int(n, where, I64_MIN, I64_MAX, true);
 function bool(n, where) {
   if (absent(n) || n.kind !== 'boolean') throw new Error(`${where}: expected a boolean`);
@@ -72,7 +72,7 @@ function bool(n, where) {
 }
 
 /** An expected callback, decoded and turned into its canonical JSON line. */
-function expectedLine(node, where) {
+export function expectedLine(node, where) {
   if (node.kind !== 'object') throw new Error(`${where}: expected an object`);
   const op = string(node.value.get('op'), `${where}.op`);
   switch (op) {

@@ -4,20 +4,34 @@ The very same ``.wasm`` the Rust host runs is loaded with ``wasmtime.component.C
 two imports (``wasi:logging/logging`` and ``relay:autoconfig/handler``) are Python functions. The
 component imports no WASI cli/io/clocks interfaces, so no ``add_wasip2()`` is needed.
 
-Every call runs with a fuel budget (1e9 + 4,000 per byte of event data, as in the Rust host) and
-the store has a memory limit (512 MiB), so a runaway guest traps instead of hanging the process.
+Two clients over one component, each on its own instance:
+
+- ``StreamClient`` (the ``stream-client`` export): the whole auto-configuration client, sans-IO. The
+  host opens the requests it asks for and reports statuses, body bytes, ends and timeouts.
+- ``AutoconfigClient`` (the ``client`` export): for hosts with their own SSE stack, which feed
+  every event to ``on_event``.
+
+Every call runs with a fuel budget (1e9 + 4,000 per byte of event data or body, as in the Rust
+host) and the store has a memory limit (512 MiB), so a runaway guest traps instead of hanging the
+process. Arguments are checked in Python before any call: a wrong type raises ``TypeError``, a
+value out of range ``ValueError``, and the instance and its state are left as they were.
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
-from dataclasses import dataclass
+import secrets
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional, Protocol
+from typing import Any, Callable, Optional, Protocol, Union
 
 import wasmtime
+from wasmtime import _ffi as ffi
 from wasmtime.component import Component, Linker, Record
+from wasmtime.component._types import ListType
+from wasmtime.component._enter import enter_wasm
 
 #: The default limit on event data (16 MiB), the same as the component's.
 DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
@@ -28,16 +42,69 @@ DEFAULT_COMPONENT = (
     / "target/guest/wasm32-wasip2/guest/relay_autoconfig.wasm"
 )
 
-CLIENT = "relay:autoconfig/client@0.1.0"
-HANDLER = "relay:autoconfig/handler@0.1.0"
+CLIENT = "relay:autoconfig/client@0.2.0"
+STREAM = "relay:autoconfig/stream-client@0.2.0"
+HANDLER = "relay:autoconfig/handler@0.2.0"
 LOGGING = "wasi:logging/logging@0.1.0-draft"
 
+#: The `wasi:logging` levels, least severe first.
+LEVELS = ("trace", "debug", "info", "warn", "error", "critical")
+
+U16_MAX = (1 << 16) - 1
+U32_MAX = (1 << 32) - 1
+U64_MAX = (1 << 64) - 1
+
 _PARSED_EVENTS = frozenset(("put", "patch", "delete"))
+
+BytesLike = Union[bytes, bytearray, memoryview]
 
 
 def component_path() -> Path:
     """``$AUTOCONFIG_COMPONENT`` or the component built with the repository."""
     return Path(os.environ.get("AUTOCONFIG_COMPONENT") or DEFAULT_COMPONENT)
+
+
+# ---- argument checks: wasmtime-py would wrap a negative u64 silently or fail mid-call ----
+
+
+def _uint(value: Any, name: str, maximum: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    if not 0 <= value <= maximum:
+        raise ValueError(f"{name} must be between 0 and {maximum}, got {value}")
+    return value
+
+
+def _str(value: Any, name: str) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, not {type(value).__name__}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise ValueError(f"{name} is not valid Unicode ({e.reason} at index {e.start})") from None
+    return value
+
+
+def _opt_str(value: Any, name: str) -> Optional[str]:
+    return None if value is None else _str(value, name)
+
+
+def _level(value: Any) -> str:
+    _str(value, "log_level")
+    if value not in LEVELS:
+        raise ValueError(f"log_level must be one of {', '.join(LEVELS)}, got {value!r}")
+    return value
+
+
+def _bytes(value: Any, name: str) -> Union[bytes, bytearray]:
+    if isinstance(value, (bytes, bytearray)):
+        return value
+    if isinstance(value, memoryview):
+        return value.tobytes()
+    raise TypeError(f"{name} must be bytes, not {type(value).__name__}")
+
+
+# ---- the engine and the compiled component ----
 
 
 @dataclass(frozen=True)
@@ -55,7 +122,7 @@ class Limits:
 class Runtime:
     """The engine and the compiled component: compile once, then create many clients."""
 
-    def __init__(self, path: Optional[os.PathLike | str] = None, limits: Limits = Limits()):
+    def __init__(self, path: Optional[Union[os.PathLike, str]] = None, limits: Limits = Limits()):
         path = Path(path) if path is not None else component_path()
         if not path.is_file():
             raise FileNotFoundError(
@@ -72,9 +139,15 @@ class Runtime:
     def imports(self) -> list[str]:
         return list(self.component.type.imports(self.engine).keys())
 
+    def exports(self) -> list[str]:
+        return list(self.component.type.exports(self.engine).keys())
+
+
+# ---- the values that cross the boundary ----
+
 
 class Handler(Protocol):
-    """The proxy's side: called synchronously from inside ``on_event`` and ``tick``."""
+    """The proxy's side: called synchronously from inside the component's calls."""
 
     def add_environment(self, params: EnvironmentParams) -> None: ...
     def update_environment(self, params: EnvironmentParams) -> None: ...
@@ -133,22 +206,175 @@ class Directive:
     next_deadline: Optional[int]
 
 
+@dataclass(frozen=True)
+class StreamOptions:
+    """How the stream client connects (the WIT ``stream-options``; ``start`` validates it)."""
+
+    #: The auto-configuration key, sent raw in ``Authorization``.
+    key: str
+    #: The stream base URI; ``/relay_auto_config`` is appended.
+    stream_uri: str = "https://stream.launchdarkly.com"
+    #: The first reconnect delay (doubles to 30 s, each wait cut by a random 0-50 %).
+    initial_retry_delay_ms: int = 1000
+    #: Reconnect when no byte arrives for this long; 0 is refused.
+    read_timeout_ms: int = 300_000
+    #: Seeds the reconnect jitter: random by default, give a fixed one in tests.
+    jitter_seed: int = field(default_factory=lambda: secrets.randbits(64))
+    #: Resume from this event id (sent as ``Last-Event-ID``).
+    last_event_id: Optional[str] = None
+    #: Component replacements after a trap so far: more makes the first connection wait.
+    prior_failures: int = 0
+
+    def to_record(self) -> Record:
+        """The checked WIT record (raises ``TypeError``/``ValueError`` on a bad field)."""
+        r = Record()
+        r.key = _str(self.key, "options.key")
+        setattr(r, "stream-uri", _str(self.stream_uri, "options.stream_uri"))
+        setattr(r, "initial-retry-delay-ms", _uint(self.initial_retry_delay_ms, "options.initial_retry_delay_ms", U64_MAX))
+        setattr(r, "read-timeout-ms", _uint(self.read_timeout_ms, "options.read_timeout_ms", U64_MAX))
+        setattr(r, "jitter-seed", _uint(self.jitter_seed, "options.jitter_seed", U64_MAX))
+        setattr(r, "last-event-id", _opt_str(self.last_event_id, "options.last_event_id"))
+        setattr(r, "prior-failures", _uint(self.prior_failures, "options.prior_failures", U32_MAX))
+        return r
+
+
+@dataclass(frozen=True)
+class Request:
+    """A request to open: ``GET url`` with exactly these headers, in this order."""
+
+    url: str
+    headers: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Step:
+    """What the host must do after a stream call, in field order."""
+
+    #: Close the current connection.
+    disconnect: bool
+    #: Open this request (after the disconnect, if any).
+    connect: Optional[Request]
+    #: None, or "invalid-key": stop for good.
+    stop: Optional[str]
+    #: When to call ``on_timeout`` next (ms since the Unix epoch), or None.
+    next_deadline: Optional[int]
+    #: The stream's last event id when this call changed it ("" when cleared), else None. Keep
+    #: the latest: after a trap, pass it as ``StreamOptions.last_event_id`` to resume there.
+    last_event_id: Optional[str] = None
+
+    @staticmethod
+    def from_record(r: Record) -> "Step":
+        c = r.connect
+        return Step(
+            disconnect=r.disconnect,
+            connect=None if c is None else Request(c.url, tuple(tuple(h) for h in c.headers)),
+            stop=r.stop,
+            next_deadline=getattr(r, "next-deadline"),
+            last_event_id=getattr(r, "last-event-id"),
+        )
+
+
 class Trap(Exception):
     """The guest trapped (or a handler raised); the instance and its state are gone."""
 
 
-def _settings_record(max_message_bytes: int, log_level: str) -> Record:
+class IncompatibleComponent(Exception):
+    """The component does not export what this client needs (an older or foreign build)."""
+
+
+class InvalidOptions(ValueError):
+    """``StreamClient.start`` refused the options; the message names the option."""
+
+
+#: The default limit on remembered deletions, as in the component.
+DEFAULT_MAX_TOMBSTONES = 100_000
+#: The default limit on the estimated state size (192 MiB), as in the component.
+DEFAULT_MAX_STATE_BYTES = 192 * 1024 * 1024
+
+
+def _settings_record(
+    max_message_bytes: int,
+    log_level: str,
+    max_tombstones: int = DEFAULT_MAX_TOMBSTONES,
+    max_state_bytes: int = DEFAULT_MAX_STATE_BYTES,
+) -> Record:
     r = Record()
     setattr(r, "max-message-bytes", max_message_bytes)
     setattr(r, "log-level", log_level)
+    setattr(r, "max-tombstones", max_tombstones)
+    setattr(r, "max-state-bytes", max_state_bytes)
     return r
 
 
-class AutoconfigClient:
-    """One running instance of the component and its handler: the Python counterpart of the Rust
-    ``Driver``. Data over ``max_message_bytes`` for put/patch/delete is rejected without being
-    copied into the guest. If the guest traps, the call raises ``Trap`` and the next call starts
-    a fresh instance (same handler and settings) with empty state: restart the stream."""
+# ---- a fast path for list<u8> arguments ----
+# wasmtime-py lowers a list<u8> with Python calls per byte (about 0.75 s per MiB). The C API
+# wants an array of `wasmtime_component_val_t`, each {kind: u8, of: union}: build it with two
+# strided slice assignments instead. The layout comes from wasmtime-py's own ctypes definitions;
+# if it ever is not what this expects, the normal (slow) path is used.
+
+_VAL = ffi.wasmtime_component_val_t
+_VAL_SIZE = ctypes.sizeof(_VAL)
+_KIND_OFFSET = _VAL.kind.offset
+_U8_OFFSET = _VAL.of.offset + ffi.wasmtime_component_valunion_t.u8.offset
+_U8_KIND = ffi.WASMTIME_COMPONENT_U8.value
+_FAST_BYTES = (
+    ctypes.sizeof(ffi.wasmtime_component_valkind_t) == 1
+    and ffi.wasmtime_component_valunion_t.u8.size == 1
+    and _KIND_OFFSET + 1 <= _U8_OFFSET < _VAL_SIZE
+)
+
+
+def _lower_bytes(data: BytesLike, out: Any) -> None:
+    """Stores ``data`` as a component ``list<u8>`` value into ``out`` (a ``wasmtime_component_val_t``)."""
+    n = len(data)
+    raw = ffi.wasmtime_component_vallist_t()
+    ffi.wasmtime_component_vallist_new_uninit(raw, n)
+    if n:
+        buf = bytearray(n * _VAL_SIZE)
+        buf[_KIND_OFFSET::_VAL_SIZE] = bytes((_U8_KIND,)) * n
+        buf[_U8_OFFSET::_VAL_SIZE] = data
+        ctypes.memmove(raw.data, (ctypes.c_char * len(buf)).from_buffer(buf), len(buf))
+    out.kind = ffi.WASMTIME_COMPONENT_LIST
+    out.of.list = raw
+
+
+def _call_bytes_first(func: Any, store: wasmtime.Store, data: BytesLike, *rest: Any) -> Any:
+    """``func(store, bytes(data), *rest)`` with the fast ``list<u8>`` lowering."""
+    fty = func.type(store)
+    param_tys = fty.params
+    first = param_tys[0][1] if param_tys else None
+    if not (_FAST_BYTES and isinstance(first, ListType) and first._is_bytes() and len(param_tys) == 1 + len(rest)):
+        return func(store, bytes(data), *rest)
+    params = (_VAL * len(param_tys))()
+    n = 0
+    try:
+        _lower_bytes(data, params[0])
+        n = 1
+        for (_name, ty), val in zip(param_tys[1:], rest):
+            ty.convert_to_c(store, val, ctypes.pointer(params[n]))
+            n += 1
+        result = _VAL()
+        enter_wasm(
+            lambda: ffi.wasmtime_component_func_call(
+                ctypes.byref(func._func), store._context(), params, n, ctypes.byref(result), 1
+            )
+        )
+        return fty.result.convert_from_c(result)
+    finally:
+        for i in range(n):
+            ffi.wasmtime_component_val_delete(ctypes.byref(params[i]))
+
+
+# ---- one instance of the component ----
+
+
+class _Instance:
+    """An instance of the component with its handler, settings, fuel and memory limits. After a
+    trap the instance is dropped; the next call starts a fresh one (same handler and settings)
+    with empty state."""
+
+    #: (interface, function names) this client needs, besides ``client.configure``.
+    _EXPORTS: tuple[str, tuple[str, ...]] = (CLIENT, ())
 
     def __init__(
         self,
@@ -159,12 +385,13 @@ class AutoconfigClient:
     ):
         self.runtime = runtime
         self.handler = handler
-        self.max_message_bytes = max_message_bytes
-        self.log_level = log_level
-        self.next_deadline: Optional[int] = None
+        self.max_message_bytes = _uint(max_message_bytes, "max_message_bytes", U64_MAX)
+        self.log_level = _level(log_level)
+        self.max_tombstones = DEFAULT_MAX_TOMBSTONES
+        self.max_state_bytes = DEFAULT_MAX_STATE_BYTES
         self._linker = self._make_linker()
         self._store: Optional[wasmtime.Store] = None
-        self._funcs = None
+        self._funcs: Optional[dict[str, Any]] = None
         self._ensure_instance()
 
     def _make_linker(self) -> Linker:
@@ -196,47 +423,111 @@ class AutoconfigClient:
         store.set_fuel(limits.fuel_for(0))
         try:
             instance = self._linker.instantiate(store, self.runtime.component)
-            client = instance.get_export_index(store, CLIENT)
-
-            def func(name: str):
-                f = instance.get_func(store, instance.get_export_index(store, name, client))
-                if f is None:
-                    raise Trap(f"the component exports no {CLIENT}#{name}")
-                return f
-
-            funcs = (func("configure"), func("on-event"), func("tick"))
-            funcs[0](store, _settings_record(self.max_message_bytes, self.log_level))
         except wasmtime.WasmtimeError as e:
-            raise Trap(f"cannot instantiate the component: {e}") from e
+            raise IncompatibleComponent(f"cannot instantiate the component {self.runtime.path}: {e}") from e
+        funcs: dict[str, Any] = {}
+        wanted = [(CLIENT, "configure"), *((self._EXPORTS[0], n) for n in self._EXPORTS[1])]
+        for interface, name in wanted:
+            index = instance.get_export_index(store, interface)
+            func_index = None if index is None else instance.get_export_index(store, name, index)
+            f = None if func_index is None else instance.get_func(store, func_index)
+            if f is None:
+                raise IncompatibleComponent(
+                    f"the component {self.runtime.path} exports no {interface}#{name} "
+                    "(an older build? rebuild it)"
+                )
+            funcs[name] = f
+        try:
+            funcs["configure"](
+                store,
+                _settings_record(
+                    self.max_message_bytes, self.log_level, self.max_tombstones, self.max_state_bytes
+                ),
+            )
+        except Exception as e:
+            raise Trap(f"the component trapped in configure: {e}") from e
         self._store = store
         self._funcs = funcs
 
-    def _call(self, index: int, data_len: int, *args):
+    def _call(self, name: str, data_len: int, *args: Any, bytes_first: bool = False) -> Any:
+        """Calls an export; arguments must have been checked. Any failure inside is a trap."""
         self._ensure_instance()
-        store = self._store
-        assert store is not None and self._funcs is not None
+        store, funcs = self._store, self._funcs
+        assert store is not None and funcs is not None
         store.set_fuel(self.runtime.limits.fuel_for(data_len))
         try:
-            return self._funcs[index](store, *args)
+            if bytes_first:
+                return _call_bytes_first(funcs[name], store, *args)
+            return funcs[name](store, *args)
         except Exception as e:  # a trap, running out of fuel or memory, or a handler's exception
             self._funcs = None
             self._store = None
-            self.next_deadline = None
+            self._on_trap()
+            # The state is gone: say so (reconcile at the next received_all_environments).
+            reset = getattr(self.handler, "reset", None)
+            if callable(reset):
+                reset()
             self.handler.log(
                 "error", f"the autoconfig component trapped and was restarted with empty state: {e}"
             )
             raise Trap(str(e)) from e
 
-    def configure(self, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES, log_level: str = "debug") -> None:
-        """Replaces the settings (kept across instance restarts). ``log_level`` ("debug",
-        "info", "warn" or "error") is the least severe level the component sends to ``log``."""
+    def _on_trap(self) -> None:
+        pass
+
+    def configure(
+        self,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        log_level: str = "debug",
+        max_tombstones: int = DEFAULT_MAX_TOMBSTONES,
+        max_state_bytes: int = DEFAULT_MAX_STATE_BYTES,
+    ) -> None:
+        """Replaces the settings (kept across instance restarts). ``log_level`` (a
+        ``wasi:logging`` level: "debug", "info", "warn", "error"...) is the least severe level
+        the component sends to ``log``; ``max_tombstones`` and ``max_state_bytes`` bound the
+        state (see the WIT ``settings``)."""
+        max_message_bytes = _uint(max_message_bytes, "max_message_bytes", U64_MAX)
+        log_level = _level(log_level)
+        max_tombstones = _uint(max_tombstones, "max_tombstones", 0xFFFF_FFFF)
+        max_state_bytes = _uint(max_state_bytes, "max_state_bytes", U64_MAX)
+        self._call(
+            "configure",
+            0,
+            _settings_record(max_message_bytes, log_level, max_tombstones, max_state_bytes),
+        )
         self.max_message_bytes = max_message_bytes
         self.log_level = log_level
-        self._call(0, 0, _settings_record(max_message_bytes, log_level))
+        self.max_tombstones = max_tombstones
+        self.max_state_bytes = max_state_bytes
+
+
+class AutoconfigClient(_Instance):
+    """One running instance of the component and its handler, driven event by event (the
+    ``client`` export): the Python counterpart of the Rust ``Driver``. Data over
+    ``max_message_bytes`` for put/patch/delete is rejected without being copied into the guest.
+    If the guest traps, the call raises ``Trap`` and the next call starts a fresh instance (same
+    handler and settings) with empty state: restart the stream."""
+
+    _EXPORTS = (CLIENT, ("on-event", "tick"))
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        handler: Handler,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        log_level: str = "debug",
+    ):
+        self.next_deadline: Optional[int] = None
+        super().__init__(runtime, handler, max_message_bytes, log_level)
+
+    def _on_trap(self) -> None:
+        self.next_deadline = None
 
     def on_event(self, name: str, data: str, now: int) -> Directive:
         """Feeds one SSE event at ``now`` (ms since the Unix epoch)."""
-        size = len(data.encode("utf-8"))
+        _str(name, "name")
+        _uint(now, "now", U64_MAX)
+        size = len(_str(data, "data").encode("utf-8"))
         if name in _PARSED_EVENTS and size > self.max_message_bytes:
             # Not even copied into the guest: reject it here, as the guest would.
             self.handler.log(
@@ -245,15 +536,69 @@ class AutoconfigClient:
                 f"over the limit of {self.max_message_bytes}); will restart stream",
             )
             return Directive(restart="malformed-data", next_deadline=self.next_deadline)
-        r = self._call(1, size, name, data, now)
+        r = self._call("on-event", size, name, data, now)
         d = Directive(restart=r.restart, next_deadline=getattr(r, "next-deadline"))
         self.next_deadline = d.next_deadline
         return d
 
     def tick(self, now: int) -> Optional[int]:
         """Fires every timer due at ``now``; returns the next deadline or None."""
-        self.next_deadline = self._call(2, 0, now)
+        _uint(now, "now", U64_MAX)
+        self.next_deadline = self._call("tick", 0, now)
         return self.next_deadline
+
+
+class StreamClient(_Instance):
+    """The whole auto-configuration client, sans-IO (the ``stream-client`` export). Call ``start``,
+    then report what happens to each request it asks for: ``on_response``, ``on_body`` for each
+    chunk as it arrives, ``on_closed``; call ``on_timeout`` when ``next_deadline`` passes. Each
+    returns a ``Step``. Handler callbacks and logs arrive during these calls.
+
+    If the guest traps, the call raises ``Trap`` and the instance and its state are gone (close
+    the connection): call ``start`` again, with ``prior_failures`` raised so that a payload that
+    crashes the component cannot cause a hot loop, and ``last_event_id`` set to the latest
+    ``Step.last_event_id`` so that the stream resumes where it was."""
+
+    _EXPORTS = (STREAM, ("start", "on-response", "on-body", "on-closed", "on-timeout"))
+
+    def start(self, options: StreamOptions, now: int) -> Step:
+        """Starts (or restarts) with ``options``; raises ``InvalidOptions`` when the component
+        refuses them (nothing changes then)."""
+        if not isinstance(options, StreamOptions):
+            raise TypeError(f"options must be a StreamOptions, not {type(options).__name__}")
+        record = options.to_record()
+        _uint(now, "now", U64_MAX)
+        r = self._call("start", 0, record, now)
+        # wasmtime-py returns a result untagged: the ok record or the bare error string.
+        if isinstance(r, str):
+            raise InvalidOptions(r)
+        return Step.from_record(r)
+
+    def on_response(self, status: int, content_type: Optional[str], location: Optional[str], now: int) -> Step:
+        """The open request got its response: HTTP ``status``, ``Content-Type`` and ``Location``
+        header values (None when absent). Do not follow redirects yourself."""
+        _uint(status, "status", U16_MAX)
+        _opt_str(content_type, "content_type")
+        _opt_str(location, "location")
+        _uint(now, "now", U64_MAX)
+        return Step.from_record(self._call("on-response", 0, status, content_type, location, now))
+
+    def on_body(self, chunk: BytesLike, now: int) -> Step:
+        """The next bytes of the open body (any size, split anywhere), as soon as they arrive."""
+        chunk = _bytes(chunk, "chunk")
+        _uint(now, "now", U64_MAX)
+        return Step.from_record(self._call("on-body", len(chunk), chunk, now, bytes_first=True))
+
+    def on_closed(self, error: Optional[str], now: int) -> Step:
+        """The open request ended: ``error`` is None for a clean end, or what failed."""
+        _opt_str(error, "error")
+        _uint(now, "now", U64_MAX)
+        return Step.from_record(self._call("on-closed", 0, error, now))
+
+    def on_timeout(self, now: int) -> Step:
+        """The last step's ``next_deadline`` passed (calling early or late is harmless)."""
+        _uint(now, "now", U64_MAX)
+        return Step.from_record(self._call("on-timeout", 0, now))
 
 
 # ---- The JSON-lines form of callbacks (the same bytes autoconfig-host prints) ----
@@ -321,6 +666,10 @@ class JsonLinesHandler:
 
     def key_expired(self, env_id: str, old_key: str) -> None:
         self.emit(key_expired_line(env_id, old_key))
+
+    def reset(self) -> None:
+        """The component's state was lost (it trapped): ``{"op":"reset"}``."""
+        self.emit('{"op":"reset"}')
 
     def log(self, level: str, message: str) -> None:
         self._log(level, message)

@@ -1,18 +1,19 @@
-"""A small but real auto-configuration host in Python around the relay-autoconfig component.
+"""A small but real auto-configuration host in Python: an I/O shell around the component's
+sans-IO ``stream-client``.
 
     python -m relay_autoconfig.host [--key KEY] [--stream-uri URI] [--initial-retry-delay DUR]
                                     [--read-timeout DUR] [--component PATH] [--log-level LEVEL]
 
-It connects to ``{STREAM_URI}/relay_auto_config`` with the standard library's ``http.client``
-(streaming body, read in a thread), parses the SSE stream, feeds every event to the component,
-sleeps until the component's next deadline to call ``tick`` (no polling: one blocking queue wait
-with the right timeout), restarts the stream when the component says so, and prints every
-handler callback on stdout as one JSON line (the same lines as autoconfig-host). Logs go to
-stderr. All component calls happen on the main thread.
+The component decides everything (SSE parsing, Last-Event-ID, backoff, redirects, statuses, read
+timeout); this shell opens each request it asks for with ``http.client`` (no redirect following;
+each response read in its own thread), reports the status and every body chunk as it arrives,
+closes a connection when told, sleeps until the next deadline (one blocking queue wait, no
+polling) and prints every handler callback on stdout as one JSON line (the same lines as
+autoconfig-host). Logs go to stderr. All component calls happen on the main thread.
 
 Environment: AUTO_CONFIG_KEY, STREAM_URI (default https://stream.launchdarkly.com), LOG_LEVEL,
-AUTOCONFIG_COMPONENT. Exit codes: 0 on SIGINT/SIGTERM, 1 when the key is rejected (401/403) at the
-first connection, 2 on bad usage.
+AUTOCONFIG_COMPONENT. Exit codes: 0 on SIGINT/SIGTERM, 1 when the key is refused (401/403) at the
+first connection, 2 on bad usage, 3 when the component cannot even start.
 """
 
 from __future__ import annotations
@@ -22,274 +23,207 @@ import http.client
 import os
 import queue
 import re
+import secrets
 import signal
 import socket
 import sys
 import threading
 import time
+from dataclasses import replace
 from datetime import datetime, timezone
-from typing import Optional
+from typing import Any, Callable, Optional
 from urllib.parse import urlsplit
 
-from .backoff import Backoff
-from .component import AutoconfigClient, JsonLinesHandler, Runtime, Trap, component_path
-from .sse import Event, Oversized, Retry, SseParser
+import wasmtime
 
-VERSION = "0.1.0"
+from .component import (IncompatibleComponent, InvalidOptions, JsonLinesHandler, Request, Runtime, Step,
+                        StreamClient, StreamOptions, Trap, component_path)
+
+USER_AGENT = "relay-autoconfig-python/0.2.0"
 LEVELS = ["trace", "debug", "info", "warn", "error"]
+READ_SIZE = 64 * 1024
 
 
 class _Stop(BaseException):
     """SIGINT/SIGTERM: leave the loop."""
 
 
-class _Exit(Exception):
-    def __init__(self, code: int):
-        self.code = code
-
-
-def duration(text: str) -> float:
-    """"500ms", "2s", "5m", "1h" -> seconds."""
+def duration_ms(text: str) -> int:
+    """"500ms", "2s", "5m", "1h" -> milliseconds."""
     m = re.fullmatch(r"([0-9]+)(ms|s|m|h)", text)
     if not m:
         raise argparse.ArgumentTypeError(f"expected a duration like 500ms, 2s or 5m, got {text!r}")
-    return int(m.group(1)) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[m.group(2)]
+    return int(m.group(1)) * {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000}[m.group(2)]
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class _Connection:
+    """One request: its reader thread attaches the socket; the main thread may close it at any time."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.sock: Optional[socket.socket] = None
+        self.closed = False
+
+    def attach(self, sock: socket.socket) -> bool:
+        with self.lock:
+            self.sock = None if self.closed else sock
+            return not self.closed
+
+    def close(self) -> None:
+        with self.lock:
+            self.closed, sock = True, self.sock
+        if sock is not None:
+            try:  # wakes the reader thread; the plain-socket method also works under TLS
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+            except OSError:
+                pass
 
 
 class Host:
-    def __init__(self, runtime: Runtime, key: str, stream_uri: str, initial_retry: float,
-                 read_timeout: float, log_level: str):
-        self.key = key
-        self.masked = f"...{key[-4:]}" if len(key) > 4 else "****"
-        self.url = urlsplit(stream_uri[:-1] if stream_uri.endswith("/") else stream_uri)
-        if self.url.scheme not in ("http", "https") or not self.url.hostname:
-            raise ValueError(f"not an http(s) URL: {stream_uri}")
-        self.path = f"{self.url.path}/relay_auto_config"
-        self.read_timeout = read_timeout
-        self.log_level = LEVELS.index(log_level)
-        self.client = AutoconfigClient(
-            runtime, JsonLinesHandler(self._emit, lambda lv, m: self.log(lv, f"autoconfig: {m}"))
-        )
-        self.backoff = Backoff(initial=initial_retry)
-        self.parser = SseParser()
+    def __init__(self, runtime: Runtime, options: StreamOptions, log_level: str):
+        self.options, self.level = options, LEVELS.index(log_level)
+        handler = JsonLinesHandler(self._emit, lambda lv, m: self.log(lv, f"autoconfig: {m}"))
+        self.client = StreamClient(runtime, handler, log_level=log_level)
         self.q: queue.Queue = queue.Queue()
-        self.gen = 0  # the current connection's generation; older items are ignored
-        self.conn: Optional[http.client.HTTPConnection] = None
-        self.ever_connected = False
-        self.reconnect_at: Optional[float] = time.monotonic()  # connect at once
-        self.read_deadline: Optional[float] = None
-        self.tick_at: Optional[int] = None  # the component's next deadline, ms since the epoch
-        self.stop = False
-        self.busy = False
-
-    # ---- output ----
+        self.conn: Optional[_Connection] = None
+        self.deadline: Optional[int] = None
+        self.failures = 0  # component replacements after a trap
+        self.stopping = self.busy = False
 
     def log(self, level: str, message: str) -> None:
         level = "error" if level == "critical" else level
-        if LEVELS.index(level) < self.log_level:
-            return
-        now = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        sys.stderr.write(f"{now} {level.upper():5} {message}\n")
-        sys.stderr.flush()
+        if LEVELS.index(level) >= self.level:
+            now = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            sys.stderr.write(f"{now} {level.upper():5} {message}\n")
+            sys.stderr.flush()
 
     @staticmethod
     def _emit(line: str) -> None:
         sys.stdout.write(line + "\n")
         sys.stdout.flush()
 
-    # ---- signals: never interrupt a component call or a half-written line ----
-
-    def _on_signal(self, signum, _frame) -> None:
-        self.stop = True
-        if not self.busy:
+    def _on_signal(self, _signum: int, _frame: Any) -> None:
+        self.stopping = True
+        if not self.busy:  # never interrupt a component call or a half-written line
             raise _Stop()
 
-    def _component(self, f, *args):
+    def _call(self, f: Callable[..., Step], *args: Any) -> Step:
+        """One component call at the current time; after a trap, a fresh instance is started
+        (its first connection waits as after ``failures`` failures, and resumes from the last
+        event id)."""
         self.busy = True
         try:
-            return f(*args)
+            try:
+                step = f(*args, now_ms())
+            except Trap:
+                self.failures += 1
+                self._close()
+                self.log("error", f"restarting the stream client on a fresh component (failure {self.failures})")
+                step = self.client.start(replace(self.options, prior_failures=self.failures), now_ms())
+            if step.last_event_id is not None:  # resume from there if the component is replaced
+                self.options = replace(self.options, last_event_id=step.last_event_id)
+            return step
         finally:
             self.busy = False
-            if self.stop:
+            if self.stopping:
                 raise _Stop()
-
-    # ---- the loop ----
 
     def run(self) -> int:
         signal.signal(signal.SIGINT, self._on_signal)
         signal.signal(signal.SIGTERM, self._on_signal)
         try:
-            while True:
-                item = None
-                timeout = self._timeout()
-                try:
-                    item = self.q.get(timeout=timeout)
-                except queue.Empty:
-                    pass
-                if item is not None:
-                    self._handle(item)
-                self._timers()
+            try:
+                step = self._call(self.client.start, self.options)
+            except InvalidOptions as e:
+                self.log("error", f"invalid option: {e}")
+                return 2
+            while step.stop is None:
+                if step.disconnect:
+                    self._close()
+                if step.connect is not None:
+                    self._open(step.connect)
+                self.deadline = step.next_deadline
+                step = self._next()
+            return 1 if step.stop == "invalid-key" else 3
         except _Stop:
             self.log("info", "signal received: shutting down")
             return 0
-        except _Exit as e:
-            return e.code
+        except Trap as e:
+            self.log("error", f"the component fails even at start: {e}")
+            return 3
         finally:
-            self._drop()
+            self._close()
 
-    def _timeout(self) -> Optional[float]:
-        mono = time.monotonic()
-        waits = []
-        if self.reconnect_at is not None:
-            waits.append(self.reconnect_at - mono)
-        if self.read_deadline is not None:
-            waits.append(self.read_deadline - mono)
-        if self.tick_at is not None:
-            waits.append(self.tick_at / 1000.0 - time.time())
-        return max(0.0, min(waits)) if waits else None
-
-    def _timers(self) -> None:
-        if self.tick_at is not None and time.time() * 1000 >= self.tick_at:
+    def _next(self) -> Step:
+        """Waits for the next thing to report: I/O from the open request, or the deadline."""
+        while True:
+            # Capped so that a far deadline never overflows the wait; waking early is harmless.
+            timeout = None if self.deadline is None else min(600.0, max(0.0, (self.deadline - now_ms()) / 1000))
             try:
-                self.tick_at = self._component(self.client.tick, int(time.time() * 1000))
-            except Trap as e:
-                self.tick_at = None
-                self.log("error", f"the component failed ({e}); its state is lost, restarting the stream")
-                self._retry()
-        mono = time.monotonic()
-        if self.read_deadline is not None and mono >= self.read_deadline:
-            self.log("warn", "read timeout: no data from the stream")
-            self._retry()
-        if self.reconnect_at is not None and mono >= self.reconnect_at:
-            self.reconnect_at = None
-            self._connect()
+                conn, kind, value = self.q.get(timeout=timeout)
+            except queue.Empty:
+                return self._call(self.client.on_timeout)
+            if conn is not self.conn:
+                continue  # from a connection already closed
+            if kind == "response":
+                return self._call(self.client.on_response, *value)
+            if kind == "body":
+                return self._call(self.client.on_body, value)
+            self.conn = None
+            return self._call(self.client.on_closed, value)
 
-    def _handle(self, item) -> None:
-        kind, gen, value = item
-        if gen != self.gen:
-            return  # from a connection that was dropped
-        if kind == "status":
-            if value == 200:
-                self.log("info", "connected")
-                self.ever_connected = True
-                self.backoff.connected(time.monotonic())
-                self.backoff.use_slow_curve(False)
-                self.parser.reset_connection()
-                self.read_deadline = time.monotonic() + self.read_timeout
-            elif value in (401, 403):
-                if not self.ever_connected:
-                    self.log("error", f"invalid auto-configuration key (HTTP {value})")
-                    raise _Exit(1)
-                self.log("error", f"auto-configuration key rejected (HTTP {value}); keeping the last known state, retrying slowly")
-                self.backoff.use_slow_curve(True)
-                self._retry()
-            else:
-                self.log("warn", f"unexpected HTTP status {value}")
-                self._retry()
-        elif kind == "chunk":
-            self.read_deadline = time.monotonic() + self.read_timeout
-            for it in self.parser.push(value):
-                if isinstance(it, Retry):
-                    self.backoff.set_base(it.ms)
-                elif isinstance(it, Oversized):
-                    self.log("error", f'"{it.event}" event over the size limit; will restart stream')
-                    self._retry()
-                    return
-                elif isinstance(it, Event):
-                    try:
-                        d = self._component(self.client.on_event, it.event, it.data, int(time.time() * 1000))
-                    except Trap as e:
-                        self.tick_at = None
-                        self.log("error", f"the component failed ({e}); its state is lost, restarting the stream")
-                        self._retry()
-                        return
-                    self.tick_at = d.next_deadline
-                    if d.restart == "reconnect-requested":
-                        # The server asked for it: reconnect promptly, not counted as a failure.
-                        self.log("info", "the server requested a reconnect")
-                        self.backoff.reset()
-                        self._retry()
-                        self.backoff.reset()
-                        return
-                    if d.restart is not None:
-                        self.log("warn", "malformed data; restarting the stream with backoff")
-                        self._retry()
-                        return
-        elif kind == "end":
-            self.log("warn", f"stream error: {value}" if value else "the stream ended")
-            self._retry()
+    def _open(self, request: Request) -> None:
+        self._close()
+        self.conn = conn = _Connection()
+        self.log("debug", f"opening {request.url}")
+        threading.Thread(target=self._read, args=(conn, request), daemon=True).start()
 
-    # ---- connections ----
-
-    def _connect(self) -> None:
-        self.gen += 1
-        gen = self.gen
-        cls = http.client.HTTPSConnection if self.url.scheme == "https" else http.client.HTTPConnection
-        # The socket timeout only bounds connecting and a silent stream; the loop enforces the
-        # read timeout itself.
-        conn = cls(self.url.hostname, self.url.port, timeout=self.read_timeout + 5)
-        self.conn = conn
-        headers = {
-            "Authorization": self.key,
-            "Accept": "text/event-stream",
-            "Cache-Control": "no-cache",
-            "User-Agent": f"relay-autoconfig-python/{VERSION}",
-        }
-        if self.parser.last_event_id:
-            headers["Last-Event-ID"] = self.parser.last_event_id
-        self.log("info", f"connecting to {self.url.scheme}://{self.url.netloc}{self.path} with key {self.masked}")
-        threading.Thread(target=self._reader, args=(gen, conn, headers), daemon=True).start()
-
-    def _reader(self, gen: int, conn: http.client.HTTPConnection, headers: dict) -> None:
-        """Runs in a thread: connects and passes the body on, chunk by chunk."""
-        try:
-            # http.client never follows redirects, so the key goes to this host only.
-            conn.request("GET", self.path, headers=headers)
-            resp = conn.getresponse()
-            content_type = resp.getheader("Content-Type", "")
-            if resp.status == 200 and not content_type.strip().lower().startswith("text/event-stream"):
-                self.q.put(("end", gen, f"content type {content_type!r} is not text/event-stream"))
-                return
-            self.q.put(("status", gen, resp.status))
-            if resp.status != 200:
-                conn.close()
-                return
-            while gen == self.gen:
-                chunk = resp.read1(65536)
-                if not chunk:
-                    self.q.put(("end", gen, None))
-                    break
-                self.q.put(("chunk", gen, chunk))
-        except Exception as e:  # connection errors, or the socket closed by _drop
-            self.q.put(("end", gen, f"{type(e).__name__}: {e}"))
-        finally:
+    def _close(self) -> None:
+        conn, self.conn = self.conn, None
+        if conn is not None:
             conn.close()
 
-    def _drop(self) -> None:
-        """Drops the current connection (its reader thread ends)."""
-        self.gen += 1
-        self.read_deadline = None
-        conn, self.conn = self.conn, None
-        if conn is not None and conn.sock is not None:
-            try:
-                conn.sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def _retry(self) -> None:
-        """Drops the connection and schedules the next one after the backoff delay."""
-        self._drop()
-        delay = self.backoff.next_delay(time.monotonic())
-        self.log("info", f"reconnecting in {round(delay * 1000)} ms")
-        self.reconnect_at = time.monotonic() + delay
+    def _read(self, conn: _Connection, request: Request) -> None:
+        """Runs in a thread: sends the request and passes the response on, chunk by chunk."""
+        url = urlsplit(request.url)
+        cls = http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
+        # The socket timeout only bounds a hung connect or read; the component's own read
+        # timeout normally ends a silent connection first.
+        http_conn = cls(url.hostname, url.port, timeout=self.options.read_timeout_ms / 1000 + 10)
+        try:
+            http_conn.connect()
+            if not conn.attach(http_conn.sock):
+                return
+            # http.client never follows redirects: a 3xx goes to the component like any status.
+            http_conn.putrequest("GET", (url.path or "/") + (f"?{url.query}" if url.query else ""),
+                                 skip_accept_encoding=True)
+            for name, value in request.headers:
+                http_conn.putheader(name, value)
+            http_conn.putheader("User-Agent", USER_AGENT)
+            http_conn.endheaders()
+            resp = http_conn.getresponse()
+            self.q.put((conn, "response", (resp.status, resp.getheader("Content-Type"), resp.getheader("Location"))))
+            while not conn.closed:
+                chunk = resp.read1(READ_SIZE)  # whatever has arrived: SSE must not wait for a full buffer
+                self.q.put((conn, "body", chunk) if chunk else (conn, "closed", None))
+                if not chunk:
+                    return
+        except Exception as e:  # refused, reset, TLS, DNS, a timeout, or the socket shut by close()
+            self.q.put((conn, "closed", f"{type(e).__name__}: {e}"))
+        finally:
+            http_conn.close()
 
 
 def main(argv: Optional[list[str]] = None) -> int:
     p = argparse.ArgumentParser(prog="python -m relay_autoconfig.host", description=__doc__.split("\n\n")[0])
     p.add_argument("--key", default=os.environ.get("AUTO_CONFIG_KEY"))
     p.add_argument("--stream-uri", default=os.environ.get("STREAM_URI", "https://stream.launchdarkly.com"))
-    p.add_argument("--initial-retry-delay", type=duration, default=1.0)
-    p.add_argument("--read-timeout", type=duration, default=300.0)
+    p.add_argument("--initial-retry-delay", type=duration_ms, default=1000)
+    p.add_argument("--read-timeout", type=duration_ms, default=300_000)
     p.add_argument("--component", default=None, help="the .wasm file (default: $AUTOCONFIG_COMPONENT or the built one)")
     p.add_argument("--log-level", choices=LEVELS, default=os.environ.get("LOG_LEVEL", "info"))
     args = p.parse_args(argv)
@@ -297,12 +231,11 @@ def main(argv: Optional[list[str]] = None) -> int:
         p.error("no key: give --key or set AUTO_CONFIG_KEY")
     try:
         runtime = Runtime(args.component or component_path())
-    except FileNotFoundError as e:
-        p.error(str(e))
-    try:
-        host = Host(runtime, args.key, args.stream_uri, args.initial_retry_delay, args.read_timeout, args.log_level)
-    except ValueError as e:
-        p.error(str(e))
+        options = StreamOptions(args.key, args.stream_uri, args.initial_retry_delay, args.read_timeout,
+                                jitter_seed=secrets.randbits(64))
+        host = Host(runtime, options, args.log_level)
+    except (FileNotFoundError, IncompatibleComponent, wasmtime.WasmtimeError) as e:
+        p.error(str(e).splitlines()[0])
     return host.run()
 
 

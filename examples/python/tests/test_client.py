@@ -12,10 +12,16 @@ def put(ids):
     return json.dumps({"path": "/", "data": {"environments": {i: {"envId": i, "version": 1} for i in ids}}})
 
 
+def summary(line: str) -> str:
+    o = json.loads(line)
+    env_id = o["env"]["envId"] if "env" in o else o.get("envId")
+    return o["op"] if env_id is None else f"{o['op']} {env_id}"
+
+
 def test_imports_are_only_handler_and_logging(runtime):
     assert sorted(runtime.imports()) == [
-        "relay:autoconfig/handler@0.1.0",
-        "relay:autoconfig/types@0.1.0",
+        "relay:autoconfig/handler@0.2.0",
+        "relay:autoconfig/types@0.2.0",
         "wasi:logging/logging@0.1.0-draft",
     ]
 
@@ -45,6 +51,7 @@ def test_a_handler_exception_kills_the_instance_and_the_next_call_starts_fresh(r
     fail[0] = False
     client.on_event("put", put(["a"]), 1001)
     assert out == [
+        '{"op":"reset"}',
         '{"op":"add","env":{"envId":"a","envKey":"","envName":"","projKey":"","projName":"","sdkKey":"","mobKey":"","expiringSdkKey":null,"expiresAt":null,"ttlMinutes":0,"secureMode":false,"version":1}}',
         '{"op":"ready"}',
     ]
@@ -73,3 +80,32 @@ def test_json_lines_are_byte_for_byte_those_of_autoconfig_host():
     assert ready_line() == '{"op":"ready"}'
     assert delete_line("e") == '{"op":"delete","envId":"e"}'
     assert key_expired_line("e", "o") == '{"op":"key-expired","envId":"e","oldKey":"o"}'
+
+
+BAD_CALLS = [
+    ("on_event", ("put", "{}", 1796000000000.0), TypeError, "now must be an int"),
+    ("on_event", ("put", "{}", "1796000000000"), TypeError, "now must be an int"),
+    ("on_event", ("put", "{}", False), TypeError, "now must be an int"),
+    ("on_event", ("put", "{}", -1), ValueError, "now must be between"),
+    ("on_event", ("put", b"{}", 1000), TypeError, "data must be a str"),
+    ("on_event", (None, "{}", 1000), TypeError, "name must be a str"),
+    ("on_event", ("put", '{"x":"\ud800"}', 1000), ValueError, "data is not valid Unicode"),
+    ("tick", (1.5,), TypeError, "now must be an int"),
+    ("tick", (1 << 64,), ValueError, "now must be between"),
+    ("configure", (1.5,), TypeError, "max_message_bytes must be an int"),
+    ("configure", (1024, 3), TypeError, "log_level must be a str"),
+]
+
+
+@pytest.mark.parametrize("name, args, error, message", BAD_CALLS, ids=[f"{c[0]}-{i}" for i, c in enumerate(BAD_CALLS)])
+def test_a_wrong_argument_raises_and_leaves_the_state_intact(runtime, name, args, error, message):
+    out, logs = [], []
+    client = AutoconfigClient(runtime, JsonLinesHandler(out.append, lambda lv, m: logs.append((lv, m))))
+    client.on_event("put", put(["a", "b"]), 1000)
+    out.clear()
+    with pytest.raises(error, match=message):
+        getattr(client, name)(*args)
+    assert not any(lv == "error" for lv, _ in logs), logs  # no trap, no restart
+    # The same instance still knows a and b: a put of b and c deletes a and adds c, nothing more.
+    client.on_event("put", put(["b", "c"]), 1001)
+    assert [summary(l) for l in out] == ["add c", "delete a", "ready"]

@@ -1,5 +1,7 @@
-"""The Python host end to end: a real SSE server on 127.0.0.1 (http.server in a thread), the host
-as a child process, its stdout checked line by line."""
+"""Smoke tests of the thin host on real sockets: an HTTP server on 127.0.0.1 (http.server in a
+thread), ``python -m relay_autoconfig.host`` as a child process, its stdout checked line by line.
+The stream policy itself is tested on the component (tests/streams); these check the I/O shell.
+Every wait is bounded; every process is killed at the end."""
 
 from __future__ import annotations
 
@@ -12,34 +14,38 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
 HERE = Path(__file__).resolve().parent.parent
 KEY = "rel-test-key-9876"
+WAIT = 20.0  # generous bound for any single wait
 
 
-def env(i, version, **extra):
-    e = {"envId": i, "envKey": f"key-{i}", "envName": f"Name {i}", "projKey": "proj", "projName": "Project",
-         "sdkKey": {"value": f"sdk-{i}"}, "mobKey": f"mob-{i}", "defaultTtl": 0, "secureMode": False,
-         "version": version}
-    e.update(extra)
-    return e
+def env(i: str, version: int) -> dict:
+    return {"envId": i, "envKey": f"key-{i}", "envName": f"Name {i}", "projKey": "proj", "projName": "Project",
+            "sdkKey": {"value": f"sdk-{i}"}, "mobKey": f"mob-{i}", "defaultTtl": 0, "secureMode": False,
+            "version": version}
 
 
-def line(op, i, version, **extra):
+def line(op: str, i: str, version: int) -> str:
     e = {"envId": i, "envKey": f"key-{i}", "envName": f"Name {i}", "projKey": "proj", "projName": "Project",
          "sdkKey": f"sdk-{i}", "mobKey": f"mob-{i}", "expiringSdkKey": None, "expiresAt": None,
          "ttlMinutes": 0, "secureMode": False, "version": version}
-    e.update(extra)
     return json.dumps({"op": op, "env": e}, separators=(",", ":"))
 
 
-class Server:
-    """An SSE server; ``script(n, handler)`` answers the n-th request (from 1)."""
+def put(*ids: str) -> str:
+    data = {"path": "/", "data": {"environments": {i: env(i, 1) for i in ids}}}
+    return f"event: put\ndata: {json.dumps(data)}\n\n"
 
-    def __init__(self, script):
-        self.requests = []
+
+class Server:
+    """An HTTP server; ``script(n, handler)`` answers the n-th request (from 1)."""
+
+    def __init__(self, script: Callable[[int, "BaseHTTPRequestHandler"], None]):
+        self.requests: list[dict] = []
         self.stop = threading.Event()
         outer = self
 
@@ -51,12 +57,19 @@ class Server:
 
             def do_GET(self):
                 outer.requests.append({"path": self.path, "headers": dict(self.headers)})
-                script(len(outer.requests), self, outer)
+                script(len(outer.requests), self)
 
             def sse(self):
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.send_header("Connection", "close")
+                self.end_headers()
+
+            def status(self, code: int, **headers: str):
+                self.send_response(code)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", "0")
                 self.end_headers()
 
             def send(self, text: str):
@@ -65,13 +78,12 @@ class Server:
 
             def hold(self):
                 """Keeps the stream open (quiet) until the test ends."""
-                outer.stop.wait(30)
+                outer.stop.wait(WAIT)
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
         self.httpd.daemon_threads = True
         self.uri = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
     def close(self):
         self.stop.set()
@@ -80,55 +92,63 @@ class Server:
 
 
 class Host:
-    def __init__(self, uri: str):
+    def __init__(self, *args: str, key: str = KEY):
         self.out: list[str] = []
-        self.stderr = ""
+        self.err: list[str] = []
         self.cond = threading.Condition()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "relay_autoconfig.host", "--stream-uri", uri + "/",
-             "--initial-retry-delay", "50ms", "--log-level", "debug"],
-            cwd=HERE, env={**os.environ, "AUTO_CONFIG_KEY": KEY},
+            [sys.executable, "-m", "relay_autoconfig.host", "--initial-retry-delay", "100ms",
+             "--log-level", "debug", *args],
+            cwd=HERE, env={**os.environ, "AUTO_CONFIG_KEY": key},
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
-        threading.Thread(target=self._read_out, daemon=True).start()
-        threading.Thread(target=self._read_err, daemon=True).start()
+        self._readers = [threading.Thread(target=self._read, args=(s, l), daemon=True)
+                         for s, l in ((self.proc.stdout, self.out), (self.proc.stderr, self.err))]
+        for t in self._readers:
+            t.start()
 
-    def _read_out(self):
-        for l in self.proc.stdout:
+    def _read(self, stream, into: list[str]):
+        for l in stream:
             with self.cond:
-                self.out.append(l.rstrip("\n"))
+                into.append(l.rstrip("\n"))
                 self.cond.notify_all()
 
-    def _read_err(self):
-        for l in self.proc.stderr:
-            self.stderr += l
-
-    def wait_lines(self, n: int, timeout: float = 10.0):
+    @property
+    def stderr(self) -> str:
         with self.cond:
-            if not self.cond.wait_for(lambda: len(self.out) >= n, timeout):
-                raise AssertionError(f"timed out waiting for {n} lines; got {self.out}\nstderr:\n{self.stderr}")
+            return "\n".join(self.err)
 
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(10)
-        finally:
-            self.kill()
+    def wait_for(self, what: str, cond: Callable[[], bool]):
+        with self.cond:
+            if not self.cond.wait_for(cond, WAIT):
+                raise AssertionError(f"timed out waiting for {what}; stdout: {self.out}\nstderr:\n" + "\n".join(self.err))
+
+    def wait_lines(self, n: int):
+        self.wait_for(f"{n} lines", lambda: len(self.out) >= n)
+
+    def wait_exit(self) -> int:
+        code = self.proc.wait(WAIT)
+        for t in self._readers:
+            t.join(WAIT)
+        return code
+
+    def signal(self, sig: int) -> int:
+        self.proc.send_signal(sig)
+        return self.wait_exit()
 
     def kill(self):
         if self.proc.poll() is None:
             self.proc.kill()
-            self.proc.wait()
+            self.proc.wait(WAIT)
 
 
 @pytest.fixture
 def harness():
-    made = []
+    made: list = []
 
-    def make(script):
+    def make(script, *args: str, **kw):
         srv = Server(script)
-        host = Host(srv.uri)
+        host = Host("--stream-uri", srv.uri + "/", *args, **kw)
         made.append((srv, host))
         return srv, host
 
@@ -138,121 +158,186 @@ def harness():
         srv.close()
 
 
-def test_put_patch_reconnect_fresh_put(harness):
-    put1 = {"path": "/", "data": {"environments": {"a": env("a", 1), "b": env("b", 1)}}}
-    patch = {"path": "/environments/a", "data": env("a", 2, envName="Renamed")}
-    put2 = {"path": "/", "data": {"environments": {"a": env("a", 2, envName="Renamed"), "c": env("c", 1)}}}
-
-    def script(n, h, srv):
+def test_a_put_on_an_open_stream_is_delivered_at_once_and_sigterm_exits_0(harness):
+    def script(n, h):
         h.sse()
-        if n == 1:
-            # A BOM, a comment, CRLF line ends, an id, a multi-line data field split mid-line-end.
-            h.send("\ufeff: hello\r\n\r\n")
-            data = "".join(f"data: {l}\r\n" for l in json.dumps(put1, indent=1).split("\n"))
-            block = f"event: put\r\nid: evt-1\r\n{data}\r\n"
-            cut = block.index("\r\n", 40) + 1
-            h.send(block[:cut])
-            time.sleep(0.02)
-            h.send(block[cut:])
-            time.sleep(0.1)
-            h.send(f"event: patch\ndata: {json.dumps(patch)}\n\n")
-            h.send("event: reconnect\ndata: \n\n")
-            h.hold()
-        elif n == 2:
-            h.send(f"event: put\rdata: {json.dumps(put2)}\r\r")
-            h.hold()
-
-    srv, host = harness(script)
-    host.wait_lines(7)
-    time.sleep(0.2)
-    assert host.stop() == 0
-    assert host.out == [
-        line("add", "a", 1),
-        line("add", "b", 1),
-        '{"op":"ready"}',
-        line("update", "a", 2, envName="Renamed"),
-        line("add", "c", 1),
-        '{"op":"delete","envId":"b"}',
-        '{"op":"ready"}',
-    ], host.stderr
-    assert len(srv.requests) == 2
-    for r in srv.requests:
-        assert r["path"] == "/relay_auto_config"
-        assert r["headers"]["Authorization"] == KEY
-        assert r["headers"]["Accept"] == "text/event-stream"
-        assert r["headers"]["Cache-Control"] == "no-cache"
-        assert r["headers"]["User-Agent"].startswith("relay-autoconfig-python/")
-    assert "Last-Event-ID" not in srv.requests[0]["headers"]
-    assert srv.requests[1]["headers"]["Last-Event-ID"] == "evt-1"
-    assert KEY not in host.stderr
-
-
-def test_401_at_first_connection_exits_1(harness):
-    def script(n, h, srv):
-        h.send_response(401)
-        h.send_header("Content-Length", "0")
-        h.end_headers()
-
-    srv, host = harness(script)
-    assert host.proc.wait(10) == 1
-    assert len(srv.requests) == 1
-    assert host.out == []
-    assert "invalid auto-configuration key" in host.stderr
-
-
-def test_malformed_data_503_and_expiry_timer(harness):
-    sent = {}
-
-    def script(n, h, srv):
-        if n == 1:
-            h.sse()
-            h.send('event: put\ndata: {"path": "/", "data": [not json\n\n')
-            h.hold()
-        elif n == 2:
-            h.send_response(503)
-            h.send_header("Content-Length", "0")
-            h.end_headers()
-        else:
-            # The old key expires 700 ms after the put is sent.
-            sent["soon"] = soon = int(time.time() * 1000) + 700
-            put = {"path": "/", "data": {"environments": {
-                "a": env("a", 1, sdkKey={"value": "sdk-a", "expiring": {"value": "old-a", "timestamp": soon}})}}}
-            h.sse()
-            h.send(f"event: put\ndata: {json.dumps(put)}\n\n")
-            h.hold()  # quiet: the expiry must come from the host's own timer
+        h.send(": hello\n\n")
+        h.send(put("b", "a"))
+        h.hold()  # the connection stays open: the lines must come without waiting for its end
 
     srv, host = harness(script)
     host.wait_lines(3)
-    assert host.stop() == 0
-    assert len(srv.requests) == 3
-    assert host.out == [
-        line("add", "a", 1, expiringSdkKey="old-a", expiresAt=sent["soon"]),
-        '{"op":"ready"}',
-        '{"op":"key-expired","envId":"a","oldKey":"old-a"}',
-    ]
-    assert time.time() * 1000 >= sent["soon"]
+    assert host.out == [line("add", "a", 1), line("add", "b", 1), '{"op":"ready"}']
+    assert host.signal(signal.SIGTERM) == 0
+    assert len(srv.requests) == 1
+    r = srv.requests[0]
+    assert r["path"] == "/relay_auto_config"
+    assert r["headers"]["Authorization"] == KEY
+    assert r["headers"]["Accept"] == "text/event-stream"
+    assert r["headers"]["Cache-Control"] == "no-cache"
+    assert r["headers"]["User-Agent"].startswith("relay-autoconfig-python/")
+    assert "Last-Event-ID" not in r["headers"]
+    assert KEY not in host.stderr
+    assert "signal received" in host.stderr
 
 
-def test_200_that_is_not_an_event_stream_is_retried(harness):
-    def script(n, h, srv):
+def test_401_at_the_first_connection_exits_1(harness):
+    srv, host = harness(lambda n, h: h.status(401))
+    assert host.wait_exit() == 1
+    assert len(srv.requests) == 1
+    assert host.out == []
+    assert "Invalid auto-configuration key" in host.stderr
+
+
+def test_a_same_origin_redirect_is_followed_with_the_key(harness):
+    def script(n, h):
         if n == 1:
-            body = b'event: put\ndata: {"path":"/","data":{"environments":{}}}\n\n'
-            h.send_response(200)
-            h.send_header("Content-Type", "text/html")
-            h.send_header("Content-Length", str(len(body)))
-            h.end_headers()
-            h.wfile.write(body)
+            h.status(307, Location="/moved?x=1")
         else:
             h.sse()
-            h.send('event: put\ndata: {"path":"/","data":{"environments":{}}}\n\n')
+            h.send(put("a"))
             h.hold()
 
     srv, host = harness(script)
-    host.wait_lines(1)
-    assert host.out == ['{"op":"ready"}'], "only the event-stream response was read"
-    assert len(srv.requests) == 2
-    deadline = time.monotonic() + 5  # stderr is read by its own thread
-    while "is not text/event-stream" not in host.stderr and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert "is not text/event-stream" in host.stderr
-    assert host.stop() == 0
+    host.wait_lines(2)
+    assert host.out == [line("add", "a", 1), '{"op":"ready"}']
+    assert [r["path"] for r in srv.requests] == ["/relay_auto_config", "/moved?x=1"]
+    assert all(r["headers"]["Authorization"] == KEY for r in srv.requests)
+    assert host.signal(signal.SIGINT) == 0
+
+
+def test_a_cross_origin_redirect_is_not_followed(harness):
+    other = Server(lambda n, h: h.status(500))
+    try:
+        def script(n, h):
+            if n == 1:
+                h.status(302, Location=other.uri + "/steal")
+            else:
+                h.sse()
+                h.send(put())
+                h.hold()
+
+        srv, host = harness(script)
+        host.wait_lines(1)  # the component backed off and reconnected to the first server
+        assert host.out == ['{"op":"ready"}']
+        assert other.requests == []
+        assert [r["path"] for r in srv.requests] == ["/relay_auto_config", "/relay_auto_config"]
+        assert host.signal(signal.SIGTERM) == 0
+    finally:
+        other.close()
+
+
+def test_a_closed_stream_reconnects_with_last_event_id(harness):
+    def script(n, h):
+        h.sse()
+        if n == 1:
+            h.send("id: evt-1\n" + put("a"))  # then the connection ends
+        else:
+            h.send(put("a", "c"))
+            h.hold()
+
+    srv, host = harness(script)
+    host.wait_lines(4)
+    assert host.out == [line("add", "a", 1), '{"op":"ready"}', line("add", "c", 1), '{"op":"ready"}']
+    assert srv.requests[1]["headers"]["Last-Event-ID"] == "evt-1"
+    assert host.signal(signal.SIGTERM) == 0
+
+
+def test_an_expiry_timer_fires_from_the_hosts_own_deadline(harness):
+    def script(n, h):
+        soon = int(time.time() * 1000) + 500  # the old key expires half a second after the put
+        e = env("a", 1)
+        e["sdkKey"] = {"value": "sdk-a", "expiring": {"value": "old-a", "timestamp": soon}}
+        h.sse()
+        h.send(f"event: put\ndata: {json.dumps({'path': '/', 'data': {'environments': {'a': e}}})}\n\n")
+        h.hold()  # quiet: only the host's sleep until next_deadline and on_timeout can fire it
+
+    srv, host = harness(script)
+    host.wait_lines(3)
+    assert json.loads(host.out[0])["env"]["expiringSdkKey"] == "old-a"
+    assert host.out[1:] == ['{"op":"ready"}', '{"op":"key-expired","envId":"a","oldKey":"old-a"}']
+    assert len(srv.requests) == 1
+    assert host.signal(signal.SIGTERM) == 0
+
+
+def test_after_a_trap_the_host_starts_a_fresh_component_that_resumes(runtime, capsys):
+    """In process: a callback raises (a trap for the component) on the second connection; the
+    host must close it and start a fresh component with prior_failures 1 and the last event id
+    it was told, which then gets the environments back from a new put."""
+    from relay_autoconfig.component import StreamOptions
+    from relay_autoconfig.host import Host as ShellHost
+
+    def script(n, h):
+        h.sse()
+        if n == 1:
+            h.send("id: evt-1\n" + put("a"))  # then this connection ends
+        else:
+            h.send(put("a", "c"))
+            h.hold()
+
+    srv = Server(script)
+    lines: list[str] = []
+    raised = []
+
+    def emit(l: str):
+        if l == line("add", "c", 1) and not raised:
+            raised.append(l)
+            raise RuntimeError("the proxy failed")
+        lines.append(l)
+        if len(lines) == 6:
+            os.kill(os.getpid(), signal.SIGTERM)  # deferred by the host until the call returns
+
+    old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    watchdog = threading.Timer(WAIT, os.kill, (os.getpid(), signal.SIGTERM))
+    try:
+        shell = ShellHost(runtime, StreamOptions(KEY, srv.uri, initial_retry_delay_ms=100, jitter_seed=7), "debug")
+        shell.client.handler.emit = emit
+        watchdog.start()
+        assert shell.run() == 0
+    finally:
+        watchdog.cancel()
+        for s, h in old.items():
+            signal.signal(s, h)
+        srv.close()
+    assert raised == [line("add", "c", 1)]
+    # The state is lost and the proxy told so; the fresh component starts empty: a is added again.
+    assert lines == [
+        line("add", "a", 1),
+        '{"op":"ready"}',
+        '{"op":"reset"}',
+        line("add", "a", 1),
+        line("add", "c", 1),
+        '{"op":"ready"}',
+    ]
+    assert shell.failures == 1
+    assert len(srv.requests) == 3
+    assert [r["headers"].get("Last-Event-ID") for r in srv.requests] == [None, "evt-1", "evt-1"]
+    # prior_failures 1: the fresh component waits before connecting.
+    err = capsys.readouterr().err
+    assert "restarting the stream client on a fresh component (failure 1)" in err
+    assert "autoconfig: Reconnecting in" in err.split("(failure 1)")[1]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--stream-uri", "ftp://example.test"], "stream-uri"),
+    (["--read-timeout", "0s", "--stream-uri", "http://127.0.0.1:9"], "read-timeout"),
+    (["--read-timeout", "soon"], "expected a duration"),
+    (["--component", "/nonexistent/x.wasm"], "component not found"),
+])
+def test_bad_usage_exits_2_with_a_clear_message(args, message):
+    host = Host(*args)
+    try:
+        assert host.wait_exit() == 2
+        assert message in host.stderr
+        assert host.out == []
+    finally:
+        host.kill()
+
+
+def test_no_key_exits_2():
+    host = Host("--stream-uri", "http://127.0.0.1:9", key="")
+    try:
+        assert host.wait_exit() == 2
+        assert "no key" in host.stderr
+    finally:
+        host.kill()
