@@ -22,6 +22,7 @@ import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 
 import { DEFAULT_OUT_DIR, randomSeed } from './lib/autoconfig.mjs';
+import { parseDuration } from './lib/duration.mjs';
 import { HOST_LEVELS, createLogger } from './lib/stream-runner.mjs';
 
 const VERSION = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8')).version;
@@ -34,14 +35,13 @@ function usage(message) {
   process.exit(2);
 }
 
-/** "500ms", "2s", "5m", "1h" -> milliseconds (a positive safe integer). */
+/** A Go-style duration ("500ms", "1.5s", "1m30s") -> milliseconds; bad usage otherwise. */
 function duration(text, name) {
-  const m = /^([0-9]{1,15})(ms|s|m|h)$/.exec(text ?? '');
-  const ms = m ? Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2]] : NaN;
-  if (!Number.isSafeInteger(ms) || ms <= 0) {
-    usage(`${name}: expected a positive duration like 500ms, 2s, 5m or 1h, got ${JSON.stringify(text)}`);
+  try {
+    return parseDuration(text);
+  } catch (e) {
+    return usage(`${name}: ${e.message}`);
   }
-  return ms;
 }
 
 let args;

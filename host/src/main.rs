@@ -34,11 +34,11 @@ struct Cli {
         default_value = "https://stream.launchdarkly.com"
     )]
     stream_uri: String,
-    /// First reconnect delay (doubles up to 30 s), e.g. 500ms, 2s.
-    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    /// First reconnect delay (doubles up to 30 s; at least 100ms), e.g. 500ms, 1.5s, 1m30s.
+    #[arg(long, default_value = "1s", value_parser = parse_duration, allow_hyphen_values = true)]
     initial_retry_delay: Duration,
     /// Reconnect when nothing (not even a heartbeat) arrives for this long.
-    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    #[arg(long, default_value = "5m", value_parser = parse_duration, allow_hyphen_values = true)]
     read_timeout: Duration,
     /// The component to run (default: the one built with this program).
     #[arg(long)]

@@ -19,6 +19,7 @@ first connection, 2 on bad usage, 3 when the component cannot even start.
 from __future__ import annotations
 
 import argparse
+import json
 import http.client
 import os
 import queue
@@ -48,12 +49,47 @@ class _Stop(BaseException):
     """SIGINT/SIGTERM: leave the loop."""
 
 
+_UNITS = {"ns": 1, "us": 1_000, "\u00b5s": 1_000, "\u03bcs": 1_000, "ms": 1_000_000,
+          "s": 1_000_000_000, "m": 60_000_000_000, "h": 3_600_000_000_000}
+_MAX_NANOS = 10**18
+
+
 def duration_ms(text: str) -> int:
-    """"500ms", "2s", "5m", "1h" -> milliseconds."""
-    m = re.fullmatch(r"([0-9]+)(ms|s|m|h)", text)
-    if not m:
-        raise argparse.ArgumentTypeError(f"expected a duration like 500ms, 2s or 5m, got {text!r}")
-    return int(m.group(1)) * {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000}[m.group(2)]
+    """A duration in Go's time.ParseDuration syntax ("500ms", "1.5s", "1m30s"), not negative ->
+    whole milliseconds: the same rules and shared cases (tests/durations.json) as
+    autoconfig-host and the Node host."""
+    def bad(why: str) -> argparse.ArgumentTypeError:
+        return argparse.ArgumentTypeError(why)
+
+    if not text:
+        raise bad("the duration is empty: use one like 500ms, 1.5s or 1m30s")
+    quoted = json.dumps(text, ensure_ascii=False)
+    if text.startswith("-"):
+        raise bad(f"{quoted} is negative")
+    rest = text[1:] if text.startswith("+") else text
+    if rest == "0":
+        return 0
+    total = 0
+    while rest:
+        m = re.match(r"([0-9]*)(?:\.([0-9]*))?", rest)
+        whole, fraction = m.group(1), m.group(2) or ""
+        if not whole and not fraction:
+            raise bad(f"{quoted} is invalid: use a duration like 500ms, 1.5s or 1m30s")
+        rest = rest[m.end():]
+        unit = re.match(r"[^0-9.]*", rest).group(0)
+        rest = rest[len(unit):]
+        if not unit:
+            raise bad(f"{quoted} has a missing unit (ns, us, ms, s, m or h)")
+        if any(c.isspace() for c in unit):
+            raise bad(f"{quoted} is invalid: use a duration like 500ms, 1.5s or 1m30s")
+        if unit not in _UNITS:
+            raise bad(f"{quoted} has an unknown unit {json.dumps(unit, ensure_ascii=False)} (use ns, us, ms, s, m or h)")
+        scale = _UNITS[unit]
+        frac = fraction[:18]
+        total += int(whole or "0") * scale + (int(frac) * scale // 10 ** len(frac) if frac else 0)
+        if total > _MAX_NANOS:
+            raise bad(f"{quoted} is out of range")
+    return total // 1_000_000
 
 
 def now_ms() -> int:
