@@ -1,5 +1,15 @@
 # The commands README.md documents. `make test` is the one that runs every test.
-.PHONY: test test-rust test-embeddings lint demo
+.PHONY: test test-rust test-embeddings lint demo component
+
+## The component alone (no wasmtime, no host): dist/relay_autoconfig.wasm and its sha256. The
+## same command, target dir and profile as host/build.rs, so both produce the same bytes.
+component:
+	rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
+	cargo build -p relay-autoconfig --target wasm32-wasip2 --profile guest --target-dir target/guest
+	mkdir -p dist
+	cp target/guest/wasm32-wasip2/guest/relay_autoconfig.wasm dist/relay_autoconfig.wasm
+	cd dist && sha256sum relay_autoconfig.wasm > relay_autoconfig.wasm.sha256
+	@cat dist/relay_autoconfig.wasm.sha256
 
 ## Run every test: Rust (core, component, host, runner) then the Node.js and Python embeddings.
 test: test-rust test-embeddings
