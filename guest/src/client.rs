@@ -116,7 +116,7 @@ impl Client {
         }
         let (mut stream, was_open) =
             Stream::start(&options, max, self.stream.as_ref(), now, filtered)?;
-        let step = stream.first_step(was_open, &mut self.machine, now);
+        let step = stream.first_step(was_open, &mut self.machine, now, h);
         self.stream = Some(stream);
         self.resume_id = None;
         Ok(step)

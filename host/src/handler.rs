@@ -37,6 +37,11 @@ pub trait Handler: Send + 'static {
     /// environments added or updated since the reset, drop every other. The default does
     /// nothing but the error log the driver writes.
     fn reset(&mut self) {}
+    /// Whether the handler's output is gone for good (e.g. the reader of stdout went away): the
+    /// runner then stops with [`crate::runner::Exit::OutputClosed`]. The default is never.
+    fn output_broken(&self) -> bool {
+        false
+    }
     /// A log line from the component (keys in it are masked to their last 4 characters). The
     /// default forwards it to `tracing` with target `autoconfig`.
     fn log(&mut self, level: LogLevel, message: &str) {

@@ -107,8 +107,13 @@ fn main() -> ExitCode {
 }
 
 async fn async_main(cli: Cli) -> ExitCode {
+    // Listen for SIGINT/SIGTERM from the very start: one that arrives while the component
+    // compiles is then a clean shutdown (exit 0), not death by the signal.
+    let mut signals = Signals::install();
     match cli.command {
-        Some(Command::Serve { ref script, port }) => return serve(script.as_ref(), port).await,
+        Some(Command::Serve { ref script, port }) => {
+            return serve(script.as_ref(), port, &mut signals).await;
+        }
         None => {}
     }
     let script = match load_script(cli.script.as_ref(), cli.demo) {
@@ -182,9 +187,9 @@ async fn async_main(cli: Cli) -> ExitCode {
                 _ = async { server.finished().await; tokio::time::sleep(Duration::from_millis(300)).await } => {
                     tracing::info!("The demo story is over");
                 }
-                _ = signal() => {}
+                _ = signals.wait() => {}
             },
-            None => signal().await,
+            None => signals.wait().await,
         }
     };
     let outcome = runner::run(&mut driver, &config, shutdown).await;
@@ -194,6 +199,11 @@ async fn async_main(cli: Cli) -> ExitCode {
     match outcome {
         Ok(Exit::Shutdown) => ExitCode::SUCCESS,
         Ok(Exit::InvalidKey) => ExitCode::from(1),
+        Ok(Exit::OutputClosed) => {
+            tracing::error!("stdout was closed: nobody receives the changes any more; exiting");
+            ExitCode::from(3)
+        }
+        Err(runner::RunError::Options(reason)) => usage(&flag_names(&reason)),
         Err(e @ runner::RunError::Component(_)) => {
             tracing::error!("{e}");
             ExitCode::from(3)
@@ -212,7 +222,7 @@ fn load_script(path: Option<&PathBuf>, demo: bool) -> anyhow::Result<Option<Scri
     Ok(Some(Script::parse(&text)?))
 }
 
-async fn serve(script: Option<&PathBuf>, port: u16) -> ExitCode {
+async fn serve(script: Option<&PathBuf>, port: u16, signals: &mut Signals) -> ExitCode {
     let script = match load_script(script, true) {
         Ok(Some(script)) => script,
         Ok(None) => return usage("no script"),
@@ -225,7 +235,7 @@ async fn serve(script: Option<&PathBuf>, port: u16) -> ExitCode {
                 server.addr(),
                 server.uri()
             );
-            signal().await;
+            signals.wait().await;
             server.stop();
             ExitCode::SUCCESS
         }
@@ -254,24 +264,57 @@ fn usage(message: &str) -> ExitCode {
 }
 
 /// Completes on SIGINT or SIGTERM.
-async fn signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+/// A component option error in the words of the command line: `read-timeout-ms: ...` becomes
+/// `--read-timeout: ...`.
+fn flag_names(reason: &str) -> String {
+    let flags = [
+        ("read-timeout-ms", "--read-timeout"),
+        ("initial-retry-delay-ms", "--initial-retry-delay"),
+        ("stream-uri", "--stream-uri"),
+        ("key", "--key"),
+    ];
+    for (option, flag) in flags {
+        if let Some(rest) = reason.strip_prefix(option) {
+            return format!("{flag}{rest}");
         }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+    reason.to_owned()
+}
+
+/// SIGINT and SIGTERM, registered when created (tokio's `ctrl_c` registers on first poll only).
+struct Signals {
+    #[cfg(unix)]
+    listeners: Vec<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn install() -> Signals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let listeners = [SignalKind::interrupt(), SignalKind::terminate()]
+                .into_iter()
+                .filter_map(|kind| signal(kind).ok())
+                .collect();
+            Signals { listeners }
+        }
+        #[cfg(not(unix))]
+        Signals {}
+    }
+
+    /// Resolves when either signal arrives (or arrived since `install`).
+    async fn wait(&mut self) {
+        #[cfg(unix)]
+        {
+            if self.listeners.is_empty() {
+                return std::future::pending().await;
+            }
+            let waits = self.listeners.iter_mut().map(|l| Box::pin(l.recv()));
+            let _ = futures_util::future::select_all(waits).await;
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

@@ -165,6 +165,10 @@ impl<W: Write + Send + 'static> JsonLines<W> {
 }
 
 impl<W: Write + Send + 'static> Handler for JsonLines<W> {
+    fn output_broken(&self) -> bool {
+        self.failed
+    }
+
     fn add_environment(&mut self, params: EnvironmentParams) {
         self.emit(CallLine::Add { env: params.into() });
     }

@@ -83,6 +83,8 @@ pub enum Exit {
     Shutdown,
     /// The first connection was refused with 401 or 403.
     InvalidKey,
+    /// The handler's output is gone (its reader closed stdout): nobody receives the changes.
+    OutputClosed,
 }
 
 /// Why the runner could not run.
@@ -98,6 +100,9 @@ pub enum RunError {
     /// The component failed and could not be restarted.
     #[error(transparent)]
     Component(#[from] Error),
+    /// The state file is in use by another process, or cannot be locked.
+    #[error(transparent)]
+    StateFile(#[from] state_file::StateFileError),
 }
 
 /// A response on its way.
@@ -131,21 +136,36 @@ pub async fn run<H: Handler, C: Clock>(
     shutdown: impl Future<Output = ()>,
 ) -> Result<Exit, RunError> {
     let client = http::client(config.ca_file.as_ref(), config.connect_timeout)?;
+    let mut options = config.options();
+    // The options are checked before anything is restored or printed; nothing is opened yet.
+    driver
+        .start(&options, driver.clock().now_ms())?
+        .map_err(RunError::Options)?;
+    let _lock = match &config.state_file {
+        Some(path) => Some(state_file::lock(path)?),
+        None => None,
+    };
     let mut saver = match &config.state_file {
-        Some(path) => Some(load_state(driver, path)?),
+        Some(path) => {
+            let (saver, last_event_id) = load_state(driver, path)?;
+            options.last_event_id = last_event_id;
+            Some(saver)
+        }
         None => None,
     };
     let now = driver.clock().now_ms();
-    let mut step = driver
-        .start(&config.options(), now)?
-        .map_err(RunError::Options)?;
+    let mut step = driver.start(&options, now)?.map_err(RunError::Options)?;
     let mut connection: Option<Connection> = None;
     tokio::pin!(shutdown);
     loop {
-        if step.disconnect {
+        if driver.handler().output_broken() {
+            return Ok(Exit::OutputClosed);
+        }
+        // Each step's actions are applied once; only its deadline stays for the wait below.
+        if std::mem::take(&mut step.disconnect) {
             connection = None;
         }
-        if step.stop.is_some() {
+        if step.stop.take().is_some() {
             return Ok(Exit::InvalidKey);
         }
         if let Some(request) = step.connect.take() {
@@ -195,33 +215,48 @@ pub async fn run<H: Handler, C: Clock>(
 }
 
 /// Restores the state file, announcing its environments; a bad file is a warning and a clean
-/// start that keeps the file until a valid state exists.
+/// start that keeps the file until a valid state exists. Returns the saver and the restored
+/// stream's last event id.
 fn load_state<H: Handler, C: Clock>(
     driver: &mut Driver<H, C>,
     path: &std::path::Path,
-) -> Result<Saver, RunError> {
+) -> Result<(Saver, Option<String>), RunError> {
     let keep = |why: &dyn std::fmt::Display| {
         warn!(
             "Ignoring the state file {}: {why}; starting with no environments (the file is kept until the stream gives a valid state)",
             path.display()
         );
     };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        && !dir.is_dir()
+    {
+        warn!(
+            "The directory of the state file {} does not exist: the state cannot be saved",
+            path.display()
+        );
+    }
+    let mut last_event_id = None;
     let writable = match state_file::read(path) {
         Ok(None) => {
             info!("No state file at {} yet: a first start", path.display());
             true
         }
-        Ok(Some(bytes)) => match driver.restore(&bytes, true)? {
-            Ok(restored) => {
+        Ok(Some(bytes)) => match driver.restore(&bytes, true) {
+            Ok(Ok(restored)) => {
                 info!(
                     "Restored {} environment(s) from the state file {}",
                     restored.environments,
                     path.display()
                 );
+                last_event_id = restored.last_event_id;
                 true
             }
-            Err(reason) => {
+            Ok(Err(reason)) => {
                 keep(&reason);
+                false
+            }
+            Err(e) => {
+                keep(&format_args!("restoring it failed ({e})"));
                 false
             }
         },
@@ -230,7 +265,10 @@ fn load_state<H: Handler, C: Clock>(
             false
         }
     };
-    Ok(Saver::new(path.to_owned(), writable, driver.changes()))
+    Ok((
+        Saver::new(path.to_owned(), writable, driver.changes()),
+        last_event_id,
+    ))
 }
 
 /// Writes the state file if a write is due; returns when the next one may happen.

@@ -7,16 +7,24 @@
 //!   first `ready` from the stream).
 //! - After changes (any callback, or a new last event id) the snapshot is written again, at
 //!   most once a second, and once more at shutdown.
-//! - Every write is atomic: a temporary file in the same directory, created with mode 0600 (it
-//!   holds SDK keys), written and fsynced, renamed over the file, then the directory fsynced.
+//! - Every write is atomic: a temporary file in the same directory, created exclusively with a
+//!   random name and mode 0600 (it holds SDK keys; an existing file or link is never reused),
+//!   written and fsynced, renamed over the file, then the directory fsynced. A file found with
+//!   looser permissions is set to 0600 at start.
+//! - One process per state file: `PATH.lock` is locked for the process's life; a second host on
+//!   the same file refuses to start.
+//! - A file over [`MAX_FILE_BYTES`] is not read (a warning and a clean start). A write that
+//!   fails is logged and tried again after the next change, not every second.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// The shortest time between two writes.
 pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
+/// The largest state file read: the component's state limit (192 MiB by default) plus room.
+pub const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
 
 /// Why the state file could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -35,16 +43,77 @@ pub enum StateFileError {
     },
 }
 
-/// Reads the state file; `Ok(None)` when it does not exist.
+/// Reads the state file; `Ok(None)` when it does not exist. Refuses a file over
+/// [`MAX_FILE_BYTES`] without reading it, and sets a file readable by others to 0600.
 pub fn read(path: &Path) -> Result<Option<Vec<u8>>, StateFileError> {
-    match fs::read(path) {
-        Ok(bytes) => Ok(Some(bytes)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(StateFileError::Io {
-            action: "cannot read",
-            path: path.to_owned(),
-            source,
-        }),
+    let fail = |source: io::Error| StateFileError::Io {
+        action: "cannot read",
+        path: path.to_owned(),
+        source,
+    };
+    let file = match File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(fail(e)),
+    };
+    let meta = file.metadata().map_err(fail)?;
+    if !meta.is_file() {
+        return Err(fail(io::Error::other("it is not a regular file")));
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(fail(io::Error::other(format!(
+            "it holds {} bytes, more than the {MAX_FILE_BYTES} a state can take",
+            meta.len()
+        ))));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if meta.permissions().mode() & 0o077 != 0 {
+            tracing::warn!(
+                "The state file {} was readable by others (it holds SDK keys); setting it to 0600",
+                path.display()
+            );
+            let _ = file.set_permissions(fs::Permissions::from_mode(0o600));
+        }
+    }
+    let mut bytes = Vec::new();
+    io::Read::take(file, MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(fail)?;
+    Ok(Some(bytes))
+}
+
+/// Holds `PATH.lock` for as long as it lives: one process per state file.
+#[derive(Debug)]
+pub struct Lock {
+    _file: File,
+}
+
+/// Locks the state file against a second process.
+pub fn lock(path: &Path) -> Result<Lock, StateFileError> {
+    let mut lock_path = path.as_os_str().to_owned();
+    lock_path.push(".lock");
+    let lock_path = PathBuf::from(lock_path);
+    let fail = |source: io::Error| StateFileError::Io {
+        action: "cannot lock",
+        path: path.to_owned(),
+        source,
+    };
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let file = options.open(&lock_path).map_err(fail)?;
+    match file.try_lock() {
+        Ok(()) => Ok(Lock { _file: file }),
+        Err(fs::TryLockError::WouldBlock) => Err(fail(io::Error::other(
+            "another autoconfig-host is using it",
+        ))),
+        Err(fs::TryLockError::Error(e)) => Err(fail(e)),
     }
 }
 
@@ -65,16 +134,33 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateFileError> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "state".into());
-    let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let written = (|| {
+    // A fresh, unpredictable name, created exclusively and never through a link: nobody can
+    // prepare the file the keys are written to.
+    let mut opened = None;
+    for _ in 0..8 {
+        let temp = dir.join(format!(".{name}.{:016x}.tmp", fastrand::u64(..)));
         let mut options = OpenOptions::new();
-        options.write(true).create(true).truncate(true);
+        options.write(true).create_new(true);
         #[cfg(unix)]
         {
             use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
+            options.mode(0o600).custom_flags(libc_o_nofollow());
         }
-        let mut file = options.open(&temp)?;
+        match options.open(&temp) {
+            Ok(file) => {
+                opened = Some((file, temp));
+                break;
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(fail("cannot write")(e)),
+        }
+    }
+    let Some((mut file, temp)) = opened else {
+        return Err(fail("cannot write")(io::Error::other(
+            "no free temporary file name",
+        )));
+    };
+    let written = (|| {
         file.write_all(bytes)?;
         file.sync_all()?;
         fs::rename(&temp, path)?;
@@ -87,6 +173,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateFileError> {
     written.map_err(fail("cannot write"))
 }
 
+/// `O_NOFOLLOW` on Linux (the only value this crate needs from libc).
+#[cfg(unix)]
+fn libc_o_nofollow() -> i32 {
+    if cfg!(any(target_os = "linux", target_os = "android")) {
+        0o400_000
+    } else {
+        0x100
+    }
+}
+
 /// When the runner writes: tracks changes since the last write and the one-second spacing.
 #[derive(Debug)]
 pub struct Saver {
@@ -95,6 +191,8 @@ pub struct Saver {
     writable: bool,
     /// The driver's change count at the last write.
     saved: u64,
+    /// The change count of the last write that failed: not tried again until it moves.
+    failed: Option<u64>,
     /// When the last write happened.
     last_write: Option<Instant>,
 }
@@ -106,6 +204,7 @@ impl Saver {
             path,
             writable,
             saved: changes,
+            failed: None,
             last_write: None,
         }
     }
@@ -123,7 +222,7 @@ impl Saver {
     /// Whether a write is due at `now` given the driver's change count; `Err(at)` when one is
     /// wanted but must wait until `at`.
     pub fn due(&self, changes: u64, now: Instant) -> Result<bool, Instant> {
-        if !self.writable || changes == self.saved {
+        if !self.writable || changes == self.saved || self.failed == Some(changes) {
             return Ok(false);
         }
         match self.last_write {
@@ -140,8 +239,12 @@ impl Saver {
         now: Instant,
     ) -> Result<(), StateFileError> {
         self.last_write = Some(now);
-        write_atomic(&self.path, snapshot)?;
+        if let Err(e) = write_atomic(&self.path, snapshot) {
+            self.failed = Some(changes);
+            return Err(e);
+        }
         self.saved = changes;
+        self.failed = None;
         Ok(())
     }
 }

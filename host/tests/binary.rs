@@ -506,6 +506,7 @@ fn state_file_survives_a_restart_with_the_upstream_down() {
         .expect("read dir")
         .filter_map(|e| e.ok())
         .map(|e| e.file_name())
+        .filter(|n| n != "state.bin.lock")
         .collect();
     assert_eq!(leftovers.len(), 1, "no temporary file left: {leftovers:?}");
 
@@ -558,7 +559,95 @@ fn state_file_survives_a_restart_with_the_upstream_down() {
             "ready"
         ]
     );
+
+    // One process per state file: a second host on it refuses to start (exit 2).
+    let mut first = Host::start(&[
+        "--key",
+        "k",
+        "--stream-uri",
+        &down_uri(),
+        "--state-file",
+        file_arg,
+    ]);
+    assert!(poll_until_blocking(CHILD_DEADLINE, || first
+        .stdout()
+        .contains(r#""op":"ready""#)));
+    let mut second = Host::start(&[
+        "--key",
+        "k",
+        "--stream-uri",
+        &down_uri(),
+        "--state-file",
+        file_arg,
+    ]);
+    assert_eq!(second.code(), 2, "stderr:\n{}", second.stderr());
+    assert!(
+        second.stderr().contains("another autoconfig-host"),
+        "{}",
+        second.stderr()
+    );
+    assert_eq!(second.stdout(), "", "nothing announced by the refused one");
+    stop(&mut first);
+
+    // A state file readable by others is made private at start.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let mut host = Host::start(&[
+            "--key",
+            "k",
+            "--stream-uri",
+            &down_uri(),
+            "--state-file",
+            file_arg,
+        ]);
+        assert!(poll_until_blocking(CHILD_DEADLINE, || host
+            .stdout()
+            .contains(r#""op":"ready""#)));
+        stop(&mut host);
+        let mode = std::fs::metadata(&file)
+            .expect("metadata")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert!(
+            host.stderr().contains("setting it to 0600"),
+            "{}",
+            host.stderr()
+        );
+    }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_closed_stdout_ends_the_host_with_exit_3() {
+    let rt = server_runtime();
+    let server = rt.block_on(TestServer::start(vec![Reply::sse(vec![send(put(&[(
+        "a", 1,
+    )]))])]));
+    let mut child = Command::new(BIN)
+        .args(["--key", "k", "--stream-uri", &server.uri()])
+        .env_remove("RUST_LOG")
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    // The consumer goes away before the first line.
+    drop(child.stdout.take());
+    let stderr = Arc::new(Mutex::new(Vec::new()));
+    let reader = collect(child.stderr.take().expect("piped"), &stderr);
+    let mut status = None;
+    assert!(poll_until_blocking(CHILD_DEADLINE, || {
+        status = child.try_wait().expect("try_wait");
+        status.is_some()
+    }));
+    reader.join().expect("reader");
+    let stderr = String::from_utf8_lossy(&stderr.lock().expect("lock")).into_owned();
+    assert_eq!(status.and_then(|s| s.code()), Some(3), "stderr:\n{stderr}");
+    assert!(stderr.contains("stdout was closed"), "{stderr}");
 }
 
 #[test]

@@ -6,8 +6,11 @@
 
 /// The first delay when the host gives none (the reference's 1 s).
 pub const DEFAULT_INITIAL_MS: u64 = 1_000;
-/// No base delay (initial, or set by `retry:`) is shorter: no setting makes a hot loop.
+/// No initial delay is shorter: no setting makes a hot loop.
 pub const MIN_BASE_MS: u64 = 100;
+/// No base set by a server's `retry:` is shorter: a server cannot make the client reconnect
+/// faster than about once a second, even with `retry: 0` and a `reconnect` on every connection.
+pub const MIN_RETRY_MS: u64 = 1_000;
 /// The longest delay of the normal curve.
 pub const MAX_MS: u64 = 30_000;
 /// A connection that stayed up this long resets the failure count when it ends.
@@ -87,11 +90,11 @@ impl Backoff {
         self.slow
     }
 
-    /// A server `retry:` of `ms`: the new base, clamped to [`MIN_BASE_MS`]..=[`MAX_MS`]. The
+    /// A server `retry:` of `ms`: the new base, clamped to [`MIN_RETRY_MS`]..=[`MAX_MS`]. The
     /// failure count is kept, so a server that sends `retry: 0` and drops the connection still
     /// gets a growing delay.
     pub fn set_base(&mut self, ms: u64) {
-        self.base = ms.clamp(MIN_BASE_MS, MAX_MS);
+        self.base = ms.clamp(MIN_RETRY_MS, MAX_MS);
     }
 
     /// Counts `n` failures, as if they had happened (a host restarting the component after it

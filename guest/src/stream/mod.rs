@@ -155,7 +155,7 @@ impl Stream {
         let url = Url::stream(&options.stream_uri).map_err(|reason| {
             alloc::format!(
                 "stream-uri {} is not a valid stream URI: {reason}",
-                Quoted(&options.stream_uri)
+                Quoted(&url::redact(&options.stream_uri))
             )
         })?;
         if options.key.is_empty() {
@@ -187,14 +187,17 @@ impl Stream {
             ever_connected: previous.is_some_and(|p| p.ever_connected),
             last_now: now,
         };
-        h.log(
-            Level::Info,
-            format_args!(
-                "Connecting to auto-configuration stream at {} with key ending in {}",
-                stream.url.redacted(),
-                Last4(&stream.key)
-            ),
-        );
+        if options.initial_retry_delay_ms > backoff::MAX_MS {
+            h.log(
+                Level::Warn,
+                format_args!(
+                    "The initial retry delay of {} ms is over the longest wait of {} ms; using {} ms",
+                    options.initial_retry_delay_ms,
+                    backoff::MAX_MS,
+                    backoff::MAX_MS
+                ),
+            );
+        }
         if options.prior_failures > 0 {
             stream
                 .backoff
@@ -225,7 +228,13 @@ impl Stream {
     }
 
     /// The first step after [`Stream::start`]: connect now, or when the wait ends.
-    pub fn first_step(&mut self, disconnect: bool, machine: &mut Machine, now: u64) -> Step {
+    pub fn first_step(
+        &mut self,
+        disconnect: bool,
+        machine: &mut Machine,
+        now: u64,
+        h: &mut impl Handler,
+    ) -> Step {
         let mut step = Step {
             disconnect,
             ..Step::default()
@@ -233,7 +242,8 @@ impl Stream {
         if let Conn::Waiting { until } = self.conn
             && until <= now
         {
-            step.connect = Some(self.connect(now));
+            let h = &mut Filtered::new(h, machine.settings().log_level);
+            step.connect = Some(self.connect(now, h));
         }
         self.finish(step, machine)
     }
@@ -338,7 +348,7 @@ impl Stream {
                             Level::Warn,
                             format_args!(
                                 "HTTP error {status} on auto-configuration stream: not following the redirect to {}: {reason}",
-                                Quoted(location.unwrap_or(""))
+                                Quoted(&url::redact(location.unwrap_or("")))
                             ),
                         );
                         self.back_off(now, h);
@@ -507,7 +517,7 @@ impl Stream {
         let mut step = Step::default();
         match self.conn {
             Conn::Waiting { until } if until <= now => {
-                step.connect = Some(self.connect(now));
+                step.connect = Some(self.connect(now, h));
             }
             Conn::Requesting { since, .. } if now.saturating_sub(since) >= self.read_timeout => {
                 h.log(
@@ -581,7 +591,15 @@ impl Stream {
     }
 
     /// A new request to the stream URL, at `now`.
-    fn connect(&mut self, now: u64) -> Request {
+    fn connect(&mut self, now: u64, h: &mut impl Handler) -> Request {
+        h.log(
+            Level::Info,
+            format_args!(
+                "Connecting to auto-configuration stream at {} with key ending in {}",
+                self.url.redacted(),
+                Last4(&self.key)
+            ),
+        );
         let url = self.url.clone();
         let request = self.request(&url);
         self.conn = Conn::Requesting {

@@ -35,6 +35,11 @@ impl Url {
         if text.bytes().any(|b| b <= b' ' || b == 0x7f) {
             return Err("it contains spaces or control characters");
         }
+        // HTTP stacks read `\` as `/` (the WHATWG URL rules), which would move the authority's
+        // end: `http://evil:1\@good/` is `good` here but `evil:1` to them. Refuse it outright.
+        if text.contains('\\') {
+            return Err("it contains a backslash");
+        }
         let (scheme, rest) = text.split_once("://").ok_or("it is not an absolute URL")?;
         let scheme = if scheme.eq_ignore_ascii_case("http") {
             "http"
@@ -45,7 +50,12 @@ impl Url {
         };
         let authority_len = rest.find(['/', '?']).unwrap_or(rest.len());
         let authority = rest.get(..authority_len).unwrap_or("");
-        let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        // The key is the only credential: `user:password@` would be sent as a second
+        // `Authorization` header by the HTTP stack, and could leak into logs.
+        if authority.contains('@') {
+            return Err("it contains credentials (user:password@); the key is the only credential");
+        }
+        let host_port = authority;
         let (host, port) = split_port(host_port)?;
         if host.is_empty() || host == "[]" {
             return Err("it has no host");
@@ -89,17 +99,9 @@ impl Url {
         &self.text
     }
 
-    /// The URL with any `user:password@` replaced by `***@`, for logs.
+    /// The URL for logs (it never holds credentials: [`Url::parse`] refuses them).
     pub fn redacted(&self) -> String {
-        let authority = self.text.get(self.scheme.len() + 3..self.authority_end);
-        match authority.and_then(|a| a.rsplit_once('@')) {
-            Some((_, host)) => format!(
-                "{}://***@{host}{}",
-                self.scheme,
-                self.text.get(self.authority_end..).unwrap_or("")
-            ),
-            None => self.text.clone(),
-        }
+        redact(&self.text)
     }
 
     /// Whether `other` has the same scheme, host and port: the key may be sent there.
@@ -139,6 +141,33 @@ impl Url {
         };
         Url::parse(&text)
     }
+}
+
+/// Any text that may be a URL, for logs: a `user:password@` part of its authority becomes
+/// `***@`, and the result is cut at 200 characters.
+pub fn redact(text: &str) -> String {
+    let mut out = String::new();
+    let (head, rest) = match text.find("://") {
+        Some(i) => text.split_at(i + 3),
+        None if text.starts_with("//") => text.split_at(2),
+        None => ("", text),
+    };
+    out.push_str(head);
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    match authority.rfind('@') {
+        Some(at) if !head.is_empty() => {
+            out.push_str("***");
+            out.push_str(authority.get(at..).unwrap_or(""));
+        }
+        _ => out.push_str(authority),
+    }
+    out.push_str(tail);
+    if let Some((cut, _)) = out.char_indices().nth(200) {
+        out.truncate(cut);
+        out.push('…');
+    }
+    out
 }
 
 /// Splits `host[:port]` (IPv6 in brackets).

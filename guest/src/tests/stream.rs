@@ -214,20 +214,71 @@ fn stream_urls() {
     }
     let long = format!("http://{}", "a".repeat(100_000));
     assert!(u(&long).is_err());
-    let creds = Url::stream("http://user:pass@h:1/x").expect("valid");
-    assert_eq!(creds.redacted(), "http://***@h:1/x/relay_auto_config");
+    assert!(Url::stream("http://user:pass@h:1/x").is_err());
+    assert_eq!(
+        crate::stream::url::redact("http://user:pass@h:1/x?q#f"),
+        "http://***@h:1/x?q#f"
+    );
+    assert_eq!(crate::stream::url::redact("//u:p@h/x"), "//***@h/x");
+    assert_eq!(crate::stream::url::redact("/a@b"), "/a@b");
 }
 
 #[test]
-fn credentials_in_the_uri_never_reach_the_log() {
-    let (sim, _) = Sim::with(StreamOptions {
-        stream_uri: "http://user:secret@stream.test".into(),
-        ..options()
-    });
+fn credentials_in_the_uri_are_refused_without_being_shown() {
+    let mut c = Client::new();
+    let mut rec = Recorder::default();
+    for uri in [
+        "http://user:secret@stream.test",
+        "http://user:secret@stream.test:notaport/x",
+        "ftp://user:secret@stream.test",
+    ] {
+        let err = c
+            .start(
+                &StreamOptions {
+                    stream_uri: uri.into(),
+                    ..options()
+                },
+                T0,
+                &mut rec,
+            )
+            .expect_err(uri);
+        assert!(err.starts_with("stream-uri"), "{err}");
+        assert!(
+            !err.contains("secret") && !err.contains("user:secret"),
+            "{err}"
+        );
+    }
+    // The key itself is only ever shown by its last 4 characters.
+    let (sim, _) = Sim::started();
     let all: String = sim.rec.logs.iter().map(|(_, m)| m.as_str()).collect();
-    assert!(!all.contains("secret"), "{all}");
     assert!(!all.contains(KEY), "{all}");
     assert!(all.contains("0001"), "{all}");
+}
+
+#[test]
+fn a_backslash_cannot_smuggle_another_authority() {
+    // HTTP stacks read `\` as `/`: `localhost:9\@stream.test` is the host `localhost:9` to them.
+    let (mut sim, _) = Sim::started();
+    for location in [
+        "http://localhost:9\\@stream.test/x",
+        "//localhost:9\\@stream.test/x",
+        "http://stream.test\\@localhost:9/",
+    ] {
+        let step = sim.redirect(302, Some(location));
+        assert_eq!(step.connect, None, "{location}");
+        assert!(sim.logged(Level::Warn, "backslash"), "{:?}", sim.rec.logs);
+        sim.reconnect(&step);
+    }
+    assert!(Url::stream("http://stream.test\\x").is_err());
+}
+
+#[test]
+fn redirect_locations_with_credentials_are_masked_in_logs() {
+    let (mut sim, _) = Sim::started();
+    sim.redirect(302, Some("http://u:hunter2@other.test/x"));
+    let all: String = sim.rec.logs.iter().map(|(_, m)| m.as_str()).collect();
+    assert!(!all.contains("hunter2"), "{all}");
+    assert!(all.contains("***@other.test"), "{all}");
 }
 
 #[test]
@@ -411,10 +462,14 @@ fn oversized_events_end_the_connection_only_for_put_patch_delete() {
 
 #[test]
 fn retry_sets_the_base_with_a_floor_and_keeps_the_failure_count() {
-    let (mut sim, _) = Sim::started();
-    // A server that says `retry: 0` and drops the connection, forever.
+    let (mut sim, _) = Sim::with(StreamOptions {
+        initial_retry_delay_ms: 100,
+        ..options()
+    });
+    // A server that says `retry: 0` and drops the connection, forever: the base is raised to
+    // 1 s (a server cannot ask for less) and keeps doubling.
     let mut waits = Vec::new();
-    for _ in 0..10 {
+    for _ in 0..7 {
         sim.respond(200, "text/event-stream");
         sim.body("retry: 0\n\n");
         let step = sim.closed(None);
@@ -423,7 +478,7 @@ fn retry_sets_the_base_with_a_floor_and_keeps_the_failure_count() {
     }
     for (wait, delay) in waits
         .iter()
-        .zip([100, 200, 400, 800, 1600, 3200, 6400, 12_800, 25_600, 30_000])
+        .zip([1000, 2000, 4000, 8000, 16_000, 30_000, 30_000])
     {
         assert_jittered(*wait, delay);
     }
@@ -660,6 +715,24 @@ fn a_partial_event_at_the_end_is_discarded() {
     sim.respond(200, "text/event-stream");
     sim.body("\n");
     assert_eq!(sim.take_calls(), []);
+}
+
+#[test]
+fn retry_zero_with_a_reconnect_on_every_connection_is_not_a_hot_loop() {
+    let (mut sim, _) = Sim::with(StreamOptions {
+        initial_retry_delay_ms: 100,
+        ..options()
+    });
+    let start = sim.now;
+    let mut connections = 0;
+    while sim.now < start + 60_000 {
+        sim.respond(200, "text/event-stream");
+        let step = sim.body("retry: 0\n\nevent: reconnect\ndata: x\n\n");
+        assert!(step.disconnect);
+        sim.reconnect(&step);
+        connections += 1;
+    }
+    assert!(connections <= 120, "{connections} connections in a minute");
 }
 
 #[test]
