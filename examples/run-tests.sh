@@ -81,6 +81,16 @@ for out in "$node_out" "$py_out"; do
   fi
 done
 
+echo "== npm package relay-autoconfig (examples/node/test-package.sh): pack, fresh project, tsc --strict"
+bash "$node_dir/test-package.sh"
+
+echo "== Python package (examples/python/test-package.sh): wheel, fresh virtualenv, README snippet, mypy --strict"
+bash "$root/examples/python/test-package.sh"
+"$venv/bin/python" "$root/examples/python/snippets/check_readme.py" "$root/README.md"
+
+echo "== go test (examples/go: the Go sidecar client)"
+AUTOCONFIG_HOST_BIN="${AUTOCONFIG_HOST_BIN:-$root/target/debug/autoconfig-host}" bash "$root/examples/go/test.sh"
+
 echo "== cross-check: Rust, Node.js and Python hosts on one script"
 bash "$root/examples/cross-check.sh" "${AUTOCONFIG_HOST_BIN:-$root/target/debug/autoconfig-host}"
 

@@ -1,7 +1,7 @@
-// The README's stream-client snippet (the sans-IO protocol by hand, no network), run by test/embed.test.mjs.
-import { Component, StreamClient, jsonLinesHandler } from './lib/autoconfig.mjs';
+// The README's stream-client snippet (the sans-IO protocol by hand, no network), run by test/embed.test.mjs and test-package.sh.
+import { Component, StreamClient, jsonLinesHandler } from 'relay-autoconfig';
 
-const component = await Component.load(); // ./out, from `npm run transpile`
+const component = await Component.load(); // the transpiled component shipped in the package
 const stream = new StreamClient(component, jsonLinesHandler(console.log, console.error), { logLevel: 'info' });
 
 // The component asks for a request; the host opens it (fetch with redirect: 'manual') ...

@@ -1,7 +1,7 @@
-// The README's Node.js embedding snippet, run by examples/run-tests.sh.
-import { AutoconfigClient, Component } from './lib/autoconfig.mjs';
+// The README's Node.js snippet (root and examples/node READMEs), run by test/embed.test.mjs, examples/run-tests.sh and test-package.sh.
+import { AutoconfigClient, Component } from 'relay-autoconfig';
 
-const component = await Component.load(); // ./out, from `npm run transpile`
+const component = await Component.load(); // the transpiled component shipped in the package
 const client = new AutoconfigClient(component, {
   addEnvironment: (env) => console.log('add', env.envId, env.sdkKey),
   updateEnvironment: (env) => console.log('update', env.envId, env.version),
@@ -11,7 +11,23 @@ const client = new AutoconfigClient(component, {
   log: (level, message) => console.error(level, message),
 });
 
-const put = '{"path":"/","data":{"environments":{"e1":{"envId":"e1","sdkKey":{"value":"sdk-1"},"version":1}}}}';
-const { restart, nextDeadline } = client.onEvent('put', put, BigInt(Date.now()));
-// restart: null | 'reconnect-requested' | 'malformed-data'; nextDeadline: bigint | null
-if (nextDeadline !== null) setTimeout(() => client.tick(BigInt(Date.now())), Number(nextDeadline) - Date.now());
+// One timer for the component's next deadline (SDK key expiries), re-armed after every onEvent
+// and every tick. Waking early is harmless; setTimeout cannot wait longer than 2^31 - 1 ms.
+let timer;
+function arm(deadline) {
+  clearTimeout(timer);
+  if (deadline === null) return;
+  const wait = Math.min(Math.max(Number(deadline) - Date.now(), 0), 2 ** 31 - 1);
+  timer = setTimeout(() => arm(client.tick(Date.now())), wait);
+}
+
+// Call it for every SSE event of the stream (`now`: wall-clock ms since the Unix epoch).
+function onEvent(name, data) {
+  const { restart, nextDeadline } = client.onEvent(name, data, Date.now());
+  arm(nextDeadline);
+  if (restart !== null) console.log('restart the stream:', restart); // 'reconnect-requested' | 'malformed-data'
+}
+
+// A put of two environments whose old SDK keys expire in 100 and 200 ms.
+const env = (id, ms) => ({ envId: id, sdkKey: { value: `${id}-new`, expiring: { value: `${id}-old`, timestamp: Date.now() + ms } }, version: 1 });
+onEvent('put', JSON.stringify({ path: '/', data: { environments: { e1: env('e1', 100), e2: env('e2', 200) } } }));

@@ -73,6 +73,7 @@ const options = {
   readTimeoutMs: duration(args['read-timeout'], '--read-timeout'),
 };
 const callTimeoutMs = duration(args['call-timeout'], '--call-timeout');
+if (callTimeoutMs < 1) usage(`--call-timeout: ${JSON.stringify(args['call-timeout'])} is shorter than 1ms`);
 const outDir = resolve(args.component ?? DEFAULT_OUT_DIR);
 if (!existsSync(resolve(outDir, 'relay_autoconfig.js'))) {
   usage(`--component: no transpiled component in ${outDir} (run \`npm run transpile\`)`);

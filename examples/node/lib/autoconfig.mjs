@@ -16,6 +16,8 @@
 //
 // u64/s64 values cross the boundary as BigInt: `now` and deadlines are BigInt milliseconds since
 // the Unix epoch. Inputs accept a bigint or a safe, non-negative integer number.
+//
+// This is the entry point of the `relay-autoconfig` package; its types are in autoconfig.d.mts.
 
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -28,15 +30,10 @@ export const DEFAULT_MAX_MESSAGE_BYTES = 16n * 1024n * 1024n;
 /** The WIT version of the interfaces this library drives. */
 export const WIT_VERSION = '0.2.0';
 
-/** The .wasm to transpile: $AUTOCONFIG_COMPONENT or the one built with the repository. */
-export function componentPath() {
-  return resolve(
-    process.env.AUTOCONFIG_COMPONENT ||
-      resolve(dirname(fileURLToPath(import.meta.url)), '../../../target/guest/wasm32-wasip2/guest/relay_autoconfig.wasm'),
-  );
-}
-
-/** Where `npm run transpile` puts the transpiled component. */
+/**
+ * The transpiled component `Component.load()` uses by default: the package's own `out/` (built by
+ * `npm pack` from the repository's dist/relay_autoconfig.wasm; in a checkout, by `npm run transpile`).
+ */
 export const DEFAULT_OUT_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'out');
 
 /** The `wasi:logging` levels, least severe first. */
@@ -48,7 +45,7 @@ export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'critical'
  */
 export class Component {
   /**
-   * @param {string} [outDir] the directory `jco transpile` wrote (default: ./out).
+   * @param {string} [outDir] the directory `jco transpile` wrote (default: the package's out/).
    * @returns {Promise<Component>}
    */
   static async load(outDir = DEFAULT_OUT_DIR) {

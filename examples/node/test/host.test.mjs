@@ -378,11 +378,12 @@ test('a call over --call-timeout gets the worker replaced: a reset line, priorFa
 
 test('bad usage exits 2 with a one-line reason', T, async () => {
   const cases = [
-    [['--read-timeout', 'soon'], /--read-timeout: expected a positive duration/],
-    [['--initial-retry-delay=-5s'], /--initial-retry-delay: expected a positive duration/],
-    [['--read-timeout', '99999999999999h'], /--read-timeout: expected a positive duration/],
+    [['--read-timeout', 'soon'], /--read-timeout: "soon" is invalid: use a duration like 500ms, 1.5s or 1m30s/],
+    [['--initial-retry-delay=-5s'], /--initial-retry-delay: "-5s" is negative/],
+    [['--read-timeout', '99999999999999h'], /--read-timeout: "99999999999999h" is out of range/],
     [['--read-timeout'], /argument missing/],
-    [['--call-timeout', '0ms'], /--call-timeout: expected a positive duration/],
+    [['--call-timeout', '0ms'], /--call-timeout: "0ms" is shorter than 1ms/],
+    [['--call-timeout', '0.5ms'], /--call-timeout: "0.5ms" is shorter than 1ms/],
     [['--log-level', 'loud'], /--log-level: one of/],
     [['--frobnicate'], /Unknown option '--frobnicate'/],
     [['--stream-uri', 'ftp://example.com'], /stream-uri "ftp:\/\/example.com" is not a valid stream URI/],

@@ -5,7 +5,8 @@ import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { test } from 'node:test';
 
-import { Component, componentPath } from '../lib/autoconfig.mjs';
+import { Component } from '../lib/autoconfig.mjs';
+import { componentPath } from '../scripts/transpile.mjs';
 import { CORPUS_DIR, corpusFiles, loadScenario, runScenario } from '../lib/scenario.mjs';
 
 const files = corpusFiles();

@@ -1,4 +1,10 @@
-"""Embedding the relay-autoconfig WebAssembly component in Python (PyPI ``wasmtime``)."""
+"""Embedding the relay-autoconfig WebAssembly component in Python (PyPI ``wasmtime``).
+
+The component ships inside this package: ``Runtime()`` loads it (``$AUTOCONFIG_COMPONENT``, if
+set, points to another ``.wasm`` file).
+"""
+
+__version__ = "0.2.0"
 
 from .component import (
     DEFAULT_MAX_MESSAGE_BYTES,
@@ -6,6 +12,7 @@ from .component import (
     Directive,
     EnvironmentParams,
     ExpiringKey,
+    Handler,
     IncompatibleComponent,
     InvalidOptions,
     JsonLinesHandler,
@@ -25,6 +32,7 @@ __all__ = [
     "Directive",
     "EnvironmentParams",
     "ExpiringKey",
+    "Handler",
     "IncompatibleComponent",
     "InvalidOptions",
     "JsonLinesHandler",
@@ -35,5 +43,6 @@ __all__ = [
     "StreamClient",
     "StreamOptions",
     "Trap",
+    "__version__",
     "component_path",
 ]

@@ -19,7 +19,10 @@ value out of range ``ValueError``, and the instance and its state are left as th
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import ctypes
+import importlib.resources
 import json
 import os
 import secrets
@@ -36,11 +39,8 @@ from wasmtime.component._enter import enter_wasm
 #: The default limit on event data (16 MiB), the same as the component's.
 DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
-#: The component built with the repository.
-DEFAULT_COMPONENT = (
-    Path(__file__).resolve().parents[3]
-    / "target/guest/wasm32-wasip2/guest/relay_autoconfig.wasm"
-)
+#: The component's file name inside the package: the wheel ships it there (pyproject.toml).
+PACKAGED_COMPONENT = "relay_autoconfig.wasm"
 
 CLIENT = "relay:autoconfig/client@0.2.0"
 STREAM = "relay:autoconfig/stream-client@0.2.0"
@@ -59,9 +59,43 @@ _PARSED_EVENTS = frozenset(("put", "patch", "delete"))
 BytesLike = Union[bytes, bytearray, memoryview]
 
 
+_extracted = contextlib.ExitStack()  # a component extracted from a zipped package, kept until exit
+atexit.register(_extracted.close)
+
+
+def packaged_component() -> Optional[Path]:
+    """The component inside the installed package (found with ``importlib.resources``), or
+    None when the package has none (a source checkout)."""
+    ref = importlib.resources.files(__package__ or "relay_autoconfig").joinpath(PACKAGED_COMPONENT)
+    if not ref.is_file():
+        return None
+    if isinstance(ref, Path):
+        return ref
+    return _extracted.enter_context(importlib.resources.as_file(ref))  # not on the file system
+
+
+def _checkout_component() -> Optional[Path]:
+    """In a source checkout of the repository only (``pyproject.toml`` beside the package, as in
+    ``examples/python``, never in an installed package): the component the repository built."""
+    package = Path(__file__).resolve().parent
+    if not (package.parent / "pyproject.toml").is_file():
+        return None
+    root = package.parents[2]
+    for built in ("target/guest/wasm32-wasip2/guest/relay_autoconfig.wasm", "dist/relay_autoconfig.wasm"):
+        if (root / built).is_file():
+            return root / built
+    return None
+
+
 def component_path() -> Path:
-    """``$AUTOCONFIG_COMPONENT`` or the component built with the repository."""
-    return Path(os.environ.get("AUTOCONFIG_COMPONENT") or DEFAULT_COMPONENT)
+    """The component ``Runtime()`` loads: ``$AUTOCONFIG_COMPONENT`` if set, else the one inside the
+    package (what a wheel installs), else, in a source checkout, the one the repository built
+    (``cargo build -p autoconfig-host`` or ``make component``)."""
+    env = os.environ.get("AUTOCONFIG_COMPONENT")
+    if env:
+        return Path(env)
+    found = packaged_component() or _checkout_component()
+    return found if found is not None else Path(__file__).resolve().parent / PACKAGED_COMPONENT
 
 
 # ---- argument checks: wasmtime-py would wrap a negative u64 silently or fail mid-call ----
@@ -90,10 +124,10 @@ def _opt_str(value: Any, name: str) -> Optional[str]:
 
 
 def _level(value: Any) -> str:
-    _str(value, "log_level")
-    if value not in LEVELS:
-        raise ValueError(f"log_level must be one of {', '.join(LEVELS)}, got {value!r}")
-    return value
+    level = _str(value, "log_level")
+    if level not in LEVELS:
+        raise ValueError(f"log_level must be one of {', '.join(LEVELS)}, got {level!r}")
+    return level
 
 
 def _bytes(value: Any, name: str) -> Union[bytes, bytearray]:
@@ -122,12 +156,14 @@ class Limits:
 class Runtime:
     """The engine and the compiled component: compile once, then create many clients."""
 
-    def __init__(self, path: Optional[Union[os.PathLike, str]] = None, limits: Limits = Limits()):
+    def __init__(self, path: Optional[Union[os.PathLike[str], str]] = None, limits: Limits = Limits()) -> None:
+        """Compiles the component at ``path``; by default ``component_path()``: the one
+        inside the package, or ``$AUTOCONFIG_COMPONENT``."""
         path = Path(path) if path is not None else component_path()
         if not path.is_file():
             raise FileNotFoundError(
-                f"component not found: {path} (build it with `cargo build -p autoconfig-host`, "
-                "or set AUTOCONFIG_COMPONENT)"
+                f"component not found: {path} (set AUTOCONFIG_COMPONENT to the .wasm file; in a "
+                "source checkout, build it with `make component` or `cargo build -p autoconfig-host`)"
             )
         config = wasmtime.Config()
         config.consume_fuel = True
@@ -194,7 +230,7 @@ class EnvironmentParams:
             else ExpiringKey(key=x.key, expires_at=getattr(x, "expires-at")),
             default_ttl_minutes=getattr(r, "default-ttl-minutes"),
             secure_mode=getattr(r, "secure-mode"),
-            version=r.version,
+            version=getattr(r, "version"),
         )
 
 
@@ -228,7 +264,7 @@ class StreamOptions:
     def to_record(self) -> Record:
         """The checked WIT record (raises ``TypeError``/``ValueError`` on a bad field)."""
         r = Record()
-        r.key = _str(self.key, "options.key")
+        setattr(r, "key", _str(self.key, "options.key"))
         setattr(r, "stream-uri", _str(self.stream_uri, "options.stream_uri"))
         setattr(r, "initial-retry-delay-ms", _uint(self.initial_retry_delay_ms, "options.initial_retry_delay_ms", U64_MAX))
         setattr(r, "read-timeout-ms", _uint(self.read_timeout_ms, "options.read_timeout_ms", U64_MAX))
@@ -264,11 +300,11 @@ class Step:
 
     @staticmethod
     def from_record(r: Record) -> "Step":
-        c = r.connect
+        c = getattr(r, "connect")
         return Step(
-            disconnect=r.disconnect,
-            connect=None if c is None else Request(c.url, tuple(tuple(h) for h in c.headers)),
-            stop=r.stop,
+            disconnect=getattr(r, "disconnect"),
+            connect=None if c is None else Request(c.url, tuple((h[0], h[1]) for h in c.headers)),
+            stop=getattr(r, "stop"),
             next_deadline=getattr(r, "next-deadline"),
             last_event_id=getattr(r, "last-event-id"),
         )
@@ -312,14 +348,15 @@ def _settings_record(
 # strided slice assignments instead. The layout comes from wasmtime-py's own ctypes definitions;
 # if it ever is not what this expects, the normal (slow) path is used.
 
-_VAL = ffi.wasmtime_component_val_t
+_VAL: Any = ffi.wasmtime_component_val_t
+_UNION: Any = ffi.wasmtime_component_valunion_t
 _VAL_SIZE = ctypes.sizeof(_VAL)
 _KIND_OFFSET = _VAL.kind.offset
-_U8_OFFSET = _VAL.of.offset + ffi.wasmtime_component_valunion_t.u8.offset
+_U8_OFFSET = _VAL.of.offset + _UNION.u8.offset
 _U8_KIND = ffi.WASMTIME_COMPONENT_U8.value
 _FAST_BYTES = (
     ctypes.sizeof(ffi.wasmtime_component_valkind_t) == 1
-    and ffi.wasmtime_component_valunion_t.u8.size == 1
+    and _UNION.u8.size == 1
     and _KIND_OFFSET + 1 <= _U8_OFFSET < _VAL_SIZE
 )
 

@@ -37,10 +37,11 @@ from urllib.parse import urlsplit
 
 import wasmtime
 
+from . import __version__
 from .component import (IncompatibleComponent, InvalidOptions, JsonLinesHandler, Request, Runtime, Step,
                         StreamClient, StreamOptions, Trap, component_path)
 
-USER_AGENT = "relay-autoconfig-python/0.2.0"
+USER_AGENT = f"relay-autoconfig-python/{__version__}"
 LEVELS = ["trace", "debug", "info", "warn", "error"]
 READ_SIZE = 64 * 1024
 
@@ -52,6 +53,8 @@ class _Stop(BaseException):
 _UNITS = {"ns": 1, "us": 1_000, "\u00b5s": 1_000, "\u03bcs": 1_000, "ms": 1_000_000,
           "s": 1_000_000_000, "m": 60_000_000_000, "h": 3_600_000_000_000}
 _MAX_NANOS = 10**18
+_NUMBER = re.compile(r"([0-9]*)(?:\.([0-9]*))?")
+_UNIT = re.compile(r"[^0-9.]*")
 
 
 def duration_ms(text: str) -> int:
@@ -71,12 +74,15 @@ def duration_ms(text: str) -> int:
         return 0
     total = 0
     while rest:
-        m = re.match(r"([0-9]*)(?:\.([0-9]*))?", rest)
+        m = _NUMBER.match(rest)
+        assert m is not None  # matches the empty string at least
         whole, fraction = m.group(1), m.group(2) or ""
         if not whole and not fraction:
             raise bad(f"{quoted} is invalid: use a duration like 500ms, 1.5s or 1m30s")
         rest = rest[m.end():]
-        unit = re.match(r"[^0-9.]*", rest).group(0)
+        u = _UNIT.match(rest)
+        assert u is not None  # matches the empty string at least
+        unit = u.group(0)
         rest = rest[len(unit):]
         if not unit:
             raise bad(f"{quoted} has a missing unit (ns, us, ms, s, m or h)")
@@ -124,7 +130,7 @@ class Host:
         self.options, self.level = options, LEVELS.index(log_level)
         handler = JsonLinesHandler(self._emit, lambda lv, m: self.log(lv, f"autoconfig: {m}"))
         self.client = StreamClient(runtime, handler, log_level=log_level)
-        self.q: queue.Queue = queue.Queue()
+        self.q: queue.Queue[tuple[_Connection, str, Any]] = queue.Queue()
         self.conn: Optional[_Connection] = None
         self.deadline: Optional[int] = None
         self.failures = 0  # component replacements after a trap
@@ -229,7 +235,7 @@ class Host:
         cls = http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
         # The socket timeout only bounds a hung connect or read; the component's own read
         # timeout normally ends a silent connection first.
-        http_conn = cls(url.hostname, url.port, timeout=self.options.read_timeout_ms / 1000 + 10)
+        http_conn = cls(url.hostname or "", url.port, timeout=self.options.read_timeout_ms / 1000 + 10)
         try:
             http_conn.connect()
             if not conn.attach(http_conn.sock):
@@ -260,7 +266,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--stream-uri", default=os.environ.get("STREAM_URI", "https://stream.launchdarkly.com"))
     p.add_argument("--initial-retry-delay", type=duration_ms, default=1000)
     p.add_argument("--read-timeout", type=duration_ms, default=300_000)
-    p.add_argument("--component", default=None, help="the .wasm file (default: $AUTOCONFIG_COMPONENT or the built one)")
+    p.add_argument("--component", default=None, help="the .wasm file (default: $AUTOCONFIG_COMPONENT, else the one inside the package)")
     p.add_argument("--log-level", choices=LEVELS, default=os.environ.get("LOG_LEVEL", "info"))
     args = p.parse_args(argv)
     if not args.key:

@@ -321,7 +321,7 @@ def test_after_a_trap_the_host_starts_a_fresh_component_that_resumes(runtime, ca
 @pytest.mark.parametrize("args, message", [
     (["--stream-uri", "ftp://example.test"], "stream-uri"),
     (["--read-timeout", "0s", "--stream-uri", "http://127.0.0.1:9"], "read-timeout"),
-    (["--read-timeout", "soon"], "expected a duration"),
+    (["--read-timeout", "soon"], "use a duration like 500ms"),
     (["--component", "/nonexistent/x.wasm"], "component not found"),
 ])
 def test_bad_usage_exits_2_with_a_clear_message(args, message):

@@ -1,0 +1,3 @@
+module example.com/relayautoconfig
+
+go 1.19
