@@ -112,7 +112,7 @@ impl Client {
         let filtered = &mut Filtered::new(h, self.machine.settings().log_level);
         let mut options = options.clone();
         if options.last_event_id.is_none() && self.stream.is_none() {
-            options.last_event_id = self.resume_id.take();
+            options.last_event_id = self.resume_id.clone();
         }
         let (mut stream, was_open) =
             Stream::start(&options, max, self.stream.as_ref(), now, filtered)?;

@@ -321,9 +321,7 @@ impl Machine {
         };
         let invalid = |why: String| SnapshotError::Invalid(why);
         for env in state.environments {
-            if env.env_id.is_empty() {
-                return Err(invalid("an environment has an empty envId".into()));
-            }
+            // An empty ID is legal (a put may key an environment by ""); a repeated one is not.
             if fresh.slots.contains_key(&env.env_id) {
                 return Err(invalid(alloc::format!(
                     "environment {} appears twice",
@@ -370,13 +368,6 @@ impl Machine {
             };
             fresh.store(id, Slot::Live { env, timer });
         }
-        if fresh.state_bytes > fresh.settings.max_state_bytes {
-            return Err(invalid(alloc::format!(
-                "its environments take about {} bytes, over the state limit of {}",
-                fresh.state_bytes,
-                fresh.settings.max_state_bytes
-            )));
-        }
         for t in state.tombstones {
             if t.env_id.is_empty() || fresh.slots.contains_key(&t.env_id) {
                 return Err(invalid(alloc::format!(
@@ -397,6 +388,17 @@ impl Machine {
         }
         let h = &mut Filtered::new(h, self.settings.log_level);
         fresh.enforce_limits(h);
+        if fresh.state_bytes > fresh.settings.max_state_bytes {
+            // A snapshot taken under a larger limit: kept whole (it is what the proxy has), and
+            // new environments are refused until the state shrinks.
+            h.log(
+                Level::Warn,
+                format_args!(
+                    "The restored state takes about {} bytes, over the state limit of {}; new environments are refused until it shrinks",
+                    fresh.state_bytes, fresh.settings.max_state_bytes
+                ),
+            );
+        }
         *self = fresh;
         h.log(
             Level::Info,
@@ -617,9 +619,18 @@ impl Machine {
             );
             return None;
         }
+        // An upper bound of the state after the put: each entry it names ends up either as sent
+        // or as stored (an older version is ignored, a tombstone kept); the rest is forgotten.
         let needed: u64 = incoming
             .iter()
-            .map(|(id, rep)| SLOT_OVERHEAD + (id.len() + wire_env_bytes(rep)) as u64)
+            .map(|(id, rep)| {
+                let sent = SLOT_OVERHEAD + (id.len() + wire_env_bytes(rep)) as u64;
+                let stored = self
+                    .slots
+                    .get(id)
+                    .map_or(0, |slot| Self::cost(id.len(), slot));
+                sent.max(stored)
+            })
             .sum();
         if needed > self.settings.max_state_bytes {
             let reason = alloc::format!(

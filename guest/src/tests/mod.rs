@@ -5,6 +5,7 @@ mod decoding;
 mod delete;
 mod events;
 mod expiry;
+mod fuzz_regressions;
 mod patch;
 mod props;
 mod put;

@@ -237,12 +237,11 @@ fn bad_snapshots_are_refused_and_change_nothing() {
             "appears twice",
         ),
         (
-            "empty id".into(),
-            wrapped(&format!(
-                "{{\"environments\":[{}],\"tombstones\":[],\"lastEventId\":null}}",
-                snap_env("", false, None)
-            )),
-            "empty envId",
+            "empty tombstone id".into(),
+            wrapped(
+                "{\"environments\":[],\"tombstones\":[{\"envId\":\"\",\"version\":1}],\"lastEventId\":null}",
+            ),
+            "is empty",
         ),
         (
             "timer without key".into(),
