@@ -3,9 +3,11 @@
 pub mod scenario;
 pub mod streams;
 
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use autoconfig_host::{EnvironmentParams, Handler, Limits, LogLevel, Runtime};
+use autoconfig_host::{EnvironmentParams, Handler, Limits, LogLevel, Runtime, StreamOptions};
+use serde::de::DeserializeOwned;
 
 /// One callback the component made.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,4 +75,38 @@ pub fn runtime() -> &'static Runtime {
         Ok(runtime) => runtime,
         Err(e) => panic!("cannot load the built component: {e}"),
     })
+}
+
+/// The `*.json` files of the corpus folder `name` (below `tests/`), sorted by name.
+pub fn corpus_files(name: &str) -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(name);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+/// Loads one corpus file.
+pub fn load<T: DeserializeOwned>(path: &Path) -> Result<T, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Stream options for tests: the corpus README's defaults.
+pub fn stream_options() -> StreamOptions {
+    StreamOptions {
+        key: "rel-key-0001".into(),
+        stream_uri: "http://stream.test".into(),
+        initial_retry_delay_ms: 1000,
+        read_timeout_ms: 300_000,
+        jitter_seed: 1,
+        last_event_id: None,
+        prior_failures: 0,
+    }
 }

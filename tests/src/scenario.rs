@@ -99,25 +99,14 @@ impl Step {
     }
 }
 
-/// The scenario files, sorted by name.
+/// The corpus files, sorted by name.
 pub fn corpus_files() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .map(|entries| {
-            entries
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "json"))
-                .collect()
-        })
-        .unwrap_or_default();
-    files.sort();
-    files
+    crate::corpus_files("scenarios")
 }
 
-/// Loads a scenario file.
+/// Loads a corpus file.
 pub fn load(path: &Path) -> Result<Scenario, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    crate::load(path)
 }
 
 /// A recorded callback in the JSON-lines form.

@@ -162,25 +162,14 @@ pub struct Expect {
     pub logs: Vec<LogExpect>,
 }
 
-/// The case files, sorted by name.
+/// The corpus files, sorted by name.
 pub fn corpus_files() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("streams");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .map(|entries| {
-            entries
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "json"))
-                .collect()
-        })
-        .unwrap_or_default();
-    files.sort();
-    files
+    crate::corpus_files("streams")
 }
 
-/// Loads a case file.
+/// Loads a corpus file.
 pub fn load(path: &Path) -> Result<Case, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    crate::load(path)
 }
 
 /// A step's outputs in the corpus's JSON form.

@@ -1,9 +1,9 @@
 //! The compiled component under wasmtime: its import surface, the WIT translation, and the
 //! host surviving a guest that traps.
 
-use autoconfig_component_tests::{Call, Recorder, runtime};
+use autoconfig_component_tests::{Call, Recorder, runtime, stream_options};
 use autoconfig_host::{
-    Driver, Error, Limits, LogLevel, ManualClock, RestartReason, Runtime, Settings, StreamOptions,
+    Driver, Error, Limits, LogLevel, ManualClock, RestartReason, Runtime, Settings,
 };
 
 const T0: u64 = 1_796_000_000_000;
@@ -311,15 +311,7 @@ fn a_trap_in_the_stream_restarts_the_stream_client_with_a_delay() {
     )
     .expect("load");
     let mut d = Driver::new(&rt, Recorder::default()).expect("driver");
-    let options = StreamOptions {
-        key: "rel-key-0001".into(),
-        stream_uri: "http://stream.test".into(),
-        initial_retry_delay_ms: 1000,
-        read_timeout_ms: 300_000,
-        jitter_seed: 1,
-        last_event_id: None,
-        prior_failures: 0,
-    };
+    let options = stream_options();
     let t0 = 1_796_000_000_000;
     let step = d.start(&options, t0).expect("no trap").expect("valid");
     assert!(step.connect.is_some());

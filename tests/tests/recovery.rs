@@ -2,8 +2,8 @@
 //! exactly as without the trap; snapshots round-trip and bad ones are refused without a trap;
 //! a flood of deletions keeps the guest's memory bounded.
 
-use autoconfig_component_tests::{Call, Recorder, runtime};
-use autoconfig_host::{Driver, Limits, ManualClock, StreamOptions};
+use autoconfig_component_tests::{Call, Recorder, runtime, stream_options};
+use autoconfig_host::{Driver, Limits, ManualClock};
 
 const T0: u64 = 1_796_000_000_000;
 
@@ -194,15 +194,7 @@ fn bad_snapshots_are_refused_without_a_trap_and_change_nothing() {
 #[test]
 fn a_million_unknown_deletes_keep_the_guest_memory_bounded() {
     let (mut d, _) = driver();
-    let options = StreamOptions {
-        key: "rel-key-0001".into(),
-        stream_uri: "http://stream.test".into(),
-        initial_retry_delay_ms: 1000,
-        read_timeout_ms: 300_000,
-        jitter_seed: 1,
-        last_event_id: None,
-        prior_failures: 0,
-    };
+    let options = stream_options();
     d.start(&options, T0).expect("no trap").expect("valid");
     d.on_response(200, Some("text/event-stream"), None, T0)
         .expect("no trap");
@@ -247,15 +239,7 @@ fn a_million_unknown_deletes_keep_the_guest_memory_bounded() {
 #[test]
 fn state_sized_work_stays_within_the_fuel_budget() {
     let (mut d, clock) = driver();
-    let options = StreamOptions {
-        key: "rel-key-0001".into(),
-        stream_uri: "http://stream.test".into(),
-        initial_retry_delay_ms: 1000,
-        read_timeout_ms: 300_000,
-        jitter_seed: 1,
-        last_event_id: None,
-        prior_failures: 0,
-    };
+    let options = stream_options();
     d.start(&options, T0).expect("no trap").expect("valid");
     d.on_response(200, Some("text/event-stream"), None, T0)
         .expect("no trap");
