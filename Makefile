@@ -1,5 +1,5 @@
 # The commands README.md documents. `make test` is the one that runs every test.
-.PHONY: test test-rust test-embeddings lint demo component
+.PHONY: test test-rust test-embeddings lint demo component fuzz fuzz-stable
 
 ## The component alone (no wasmtime, no host): dist/relay_autoconfig.wasm and its sha256. The
 ## same command, target dir and profile as host/build.rs, so both produce the same bytes.
@@ -27,6 +27,20 @@ lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy -p relay-autoconfig --target wasm32-wasip2 --target-dir target/guest -- -D warnings
+	cargo fmt --manifest-path fuzz/Cargo.toml -- --check
+	cargo clippy --manifest-path fuzz/Cargo.toml --locked -- -D warnings
+
+## The fuzz bodies on stable (no coverage feedback), longer than in `make test`.
+fuzz-stable:
+	FUZZ_SECONDS=60 cargo test --release -p relay-autoconfig --test fuzz_stable -- --nocapture
+
+## Coverage-guided fuzzing (cargo-fuzz + libFuzzer on stable), each target for FUZZ_TIME seconds.
+FUZZ_TIME ?= 120
+fuzz:
+	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+	for t in events restore sse stream; do \
+	  RUSTC_BOOTSTRAP=1 cargo fuzz run -s none $$t -- -max_total_time=$(FUZZ_TIME) -dict=fuzz/fuzz.dict || exit 1; \
+	done
 
 ## The built-in demo story.
 demo:

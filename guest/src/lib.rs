@@ -17,6 +17,9 @@ extern crate alloc;
 
 pub mod client;
 pub mod env;
+/// Fuzz target bodies shared by `fuzz/` (cargo-fuzz) and `tests/fuzz_stable.rs`; native builds only.
+#[cfg(not(target_arch = "wasm32"))]
+pub mod fuzzing;
 pub mod handler;
 pub mod machine;
 pub mod mask;
