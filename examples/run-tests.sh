@@ -81,6 +81,12 @@ for out in "$node_out" "$py_out"; do
   fi
 done
 
+echo "== the README's Rust snippet (host/examples/embed.rs, built by cargo test) from a temporary directory"
+rust_tmp="$(mktemp -d)"
+rust_out=$(cd "$rust_tmp" && "$root/target/debug/examples/embed")
+rm -rf "$rust_tmp"
+grep -qx "ready" <<<"$rust_out" || { echo "error: the Rust snippet did not print ready:" >&2; echo "$rust_out" >&2; exit 1; }
+
 echo "== npm package relay-autoconfig (examples/node/test-package.sh): pack, fresh project, tsc --strict"
 bash "$node_dir/test-package.sh"
 
