@@ -55,7 +55,7 @@ macro_rules! debug_with_masked_keys {
 }
 
 /// Displays a name or ID from the wire: control characters escaped, at most
-/// [`MAX_LOGGED_CHARS`] characters.
+/// `MAX_LOGGED_CHARS` characters.
 #[derive(Debug, Clone, Copy)]
 pub struct Safe<'a>(pub &'a str);
 

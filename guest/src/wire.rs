@@ -281,7 +281,7 @@ pub trait Fields: Default {
     const EXPECTING: &'static str;
 
     /// Decodes the value of field `key` (exact spelling from the wire) from `map` into `self`;
-    /// unknown keys must be skipped with [`skip`].
+    /// unknown keys must be skipped with `skip`.
     fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error>;
 }
 
