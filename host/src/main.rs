@@ -47,7 +47,7 @@ struct Cli {
     #[arg(long, env = "AUTOCONFIG_CACHE_DIR")]
     cache_dir: Option<PathBuf>,
     /// Log level for stderr: error, warn, info, debug, trace, or a RUST_LOG filter.
-    #[arg(long, env = "RUST_LOG", default_value = "info")]
+    #[arg(long, env = "RUST_LOG", default_value = "info", value_parser = parse_log_level)]
     log_level: String,
     /// Extra CA certificates (PEM) to trust for the stream.
     #[arg(long)]
@@ -58,7 +58,11 @@ struct Cli {
     #[arg(long, env = "AUTOCONFIG_STATE_FILE")]
     state_file: Option<PathBuf>,
     /// Event data over this many bytes is treated as malformed.
-    #[arg(long, default_value_t = autoconfig_host::DEFAULT_MAX_MESSAGE_BYTES)]
+    #[arg(
+        long,
+        default_value_t = autoconfig_host::DEFAULT_MAX_MESSAGE_BYTES,
+        value_parser = clap::value_parser!(u64).range(1024..=128 * 1024 * 1024)
+    )]
     max_message_bytes: u64,
     /// Play a built-in story on a local stream (no key or network needed), then exit 0.
     #[arg(long)]
@@ -87,7 +91,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let filter = EnvFilter::try_new(&cli.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
     tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
+        .with_writer(|| LogWriter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(filter)
         .with_target(false)
@@ -258,12 +262,52 @@ fn component_log_level() -> autoconfig_host::Level {
     }
 }
 
+/// A log level (`error`, `warn`, `info`, `debug`, `trace`, `off`) or a `tracing` filter with
+/// directives (`info,autoconfig=debug`). A misspelt level is refused: it would silence every
+/// line, the fatal ones included.
+fn parse_log_level(text: &str) -> Result<String, String> {
+    const LEVELS: [&str; 6] = ["error", "warn", "info", "debug", "trace", "off"];
+    let lower = text.trim().to_ascii_lowercase();
+    if LEVELS.contains(&lower.as_str()) {
+        return Ok(lower);
+    }
+    let directives: Vec<&str> = lower.split(',').map(str::trim).collect();
+    let valid = directives.iter().all(|d| match d.split_once('=') {
+        Some((target, level)) => !target.is_empty() && LEVELS.contains(&level),
+        None => LEVELS.contains(d),
+    });
+    if valid && EnvFilter::try_new(&lower).is_ok() {
+        Ok(lower)
+    } else {
+        Err(format!(
+            "{text:?} is not a log level: use error, warn, info, debug or trace (or a filter such as info,autoconfig=debug)"
+        ))
+    }
+}
+
 fn usage(message: &str) -> ExitCode {
-    eprintln!("autoconfig-host: {message}");
+    use std::io::Write;
+    // Not `eprintln!`: it panics when stderr is closed.
+    let _ = writeln!(std::io::stderr(), "autoconfig-host: {message}");
     ExitCode::from(2)
 }
 
-/// Completes on SIGINT or SIGTERM.
+/// stderr for the logs, never failing: a reader that closed stderr must not crash the host
+/// (tracing-subscriber reports a failed write with `eprintln!`, which panics on a closed pipe).
+struct LogWriter;
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let _ = std::io::stderr().write_all(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let _ = std::io::stderr().flush();
+        Ok(())
+    }
+}
+
 /// A component option error in the words of the command line: `read-timeout-ms: ...` becomes
 /// `--read-timeout: ...`.
 fn flag_names(reason: &str) -> String {

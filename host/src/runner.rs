@@ -137,10 +137,18 @@ pub async fn run<H: Handler, C: Clock>(
 ) -> Result<Exit, RunError> {
     let client = http::client(config.ca_file.as_ref(), config.connect_timeout)?;
     let mut options = config.options();
-    // The options are checked before anything is restored or printed; nothing is opened yet.
-    driver
-        .start(&options, driver.clock().now_ms())?
-        .map_err(RunError::Options)?;
+    if config.state_file.is_some() {
+        // The options are checked before the saved state is announced: a start whose request
+        // is never opened, its log lines held back (the real start below logs them).
+        let settings = driver.settings();
+        driver.configure(crate::Settings {
+            log_level: crate::Level::Error,
+            ..settings
+        })?;
+        let checked = driver.start(&options, driver.clock().now_ms());
+        driver.configure(settings)?;
+        checked?.map_err(RunError::Options)?;
+    }
     let _lock = match &config.state_file {
         Some(path) => Some(state_file::lock(path)?),
         None => None,

@@ -709,3 +709,48 @@ fn a_corrupt_state_file_is_a_warning_and_kept_until_a_valid_state_exists() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn misspelt_log_levels_and_absurd_sizes_are_usage_errors() {
+    for args in [
+        ["--log-level", "warning"],
+        ["--log-level", "debgu"],
+        ["--log-level", "verbose"],
+        ["--max-message-bytes", "0"],
+        ["--max-message-bytes", "18446744073709551615"],
+    ] {
+        let mut host = Host::start(&[&["--key", "k"][..], &args[..]].concat());
+        assert_eq!(host.code(), 2, "{args:?}: stderr:\n{}", host.stderr());
+        assert!(
+            host.stderr().contains(args[0]),
+            "{args:?}: {}",
+            host.stderr()
+        );
+        assert_eq!(host.stdout(), "");
+    }
+}
+
+#[test]
+fn a_closed_stderr_does_not_crash_the_demo() {
+    let mut child = Command::new(BIN)
+        .args(["--demo", "--log-level", "debug"])
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    // The log reader goes away at once; the JSON lines are still read.
+    drop(child.stderr.take());
+    let stdout = Arc::new(Mutex::new(Vec::new()));
+    let reader = collect(child.stdout.take().expect("piped"), &stdout);
+    let mut status = None;
+    assert!(poll_until_blocking(CHILD_DEADLINE, || {
+        status = child.try_wait().expect("try_wait");
+        status.is_some()
+    }));
+    reader.join().expect("reader");
+    assert_eq!(status.and_then(|s| s.code()), Some(0), "{status:?}");
+    let out = String::from_utf8_lossy(&stdout.lock().expect("lock")).into_owned();
+    assert!(out.contains(r#"{"op":"ready"}"#), "{out}");
+}
