@@ -32,6 +32,11 @@ struct Host {
 impl Host {
     /// Starts the binary with `args` and none of its environment variables set.
     fn start(args: &[&str]) -> Host {
+        Host::start_closing(args, None)
+    }
+
+    /// Like [`Host::start`], with the reader of stdout or stderr gone from the start.
+    fn start_closing(args: &[&str], closed: Option<Pipe>) -> Host {
         let mut child = Command::new(BIN)
             .args(args)
             .env_remove("AUTO_CONFIG_KEY")
@@ -45,10 +50,13 @@ impl Host {
             .expect("the autoconfig-host binary starts");
         let stdout = Arc::new(Mutex::new(Vec::new()));
         let stderr = Arc::new(Mutex::new(Vec::new()));
-        let readers = vec![
-            collect(child.stdout.take().expect("stdout is piped"), &stdout),
-            collect(child.stderr.take().expect("stderr is piped"), &stderr),
-        ];
+        let out = child.stdout.take().expect("stdout is piped");
+        let err = child.stderr.take().expect("stderr is piped");
+        let readers = match closed {
+            None => vec![collect(out, &stdout), collect(err, &stderr)],
+            Some(Pipe::Stdout) => vec![collect(err, &stderr)],
+            Some(Pipe::Stderr) => vec![collect(out, &stdout)],
+        };
         Host {
             child,
             stdout,
@@ -91,6 +99,13 @@ impl Host {
     fn stderr(&self) -> String {
         String::from_utf8_lossy(&self.stderr.lock().expect("not poisoned")).into_owned()
     }
+}
+
+/// One of the child's output pipes.
+#[derive(Clone, Copy)]
+enum Pipe {
+    Stdout,
+    Stderr,
 }
 
 impl Drop for Host {
@@ -626,27 +641,14 @@ fn a_closed_stdout_ends_the_host_with_exit_3() {
     let server = rt.block_on(TestServer::start(vec![Reply::sse(vec![send(put(&[(
         "a", 1,
     )]))])]));
-    let mut child = Command::new(BIN)
-        .args(["--key", "k", "--stream-uri", &server.uri()])
-        .env_remove("RUST_LOG")
-        .env("NO_PROXY", "127.0.0.1,localhost")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starts");
     // The consumer goes away before the first line.
-    drop(child.stdout.take());
-    let stderr = Arc::new(Mutex::new(Vec::new()));
-    let reader = collect(child.stderr.take().expect("piped"), &stderr);
-    let mut status = None;
-    assert!(poll_until_blocking(CHILD_DEADLINE, || {
-        status = child.try_wait().expect("try_wait");
-        status.is_some()
-    }));
-    reader.join().expect("reader");
-    let stderr = String::from_utf8_lossy(&stderr.lock().expect("lock")).into_owned();
-    assert_eq!(status.and_then(|s| s.code()), Some(3), "stderr:\n{stderr}");
+    let mut host = Host::start_closing(
+        &["--key", "k", "--stream-uri", &server.uri()],
+        Some(Pipe::Stdout),
+    );
+    let code = host.code();
+    let stderr = host.stderr();
+    assert_eq!(code, 3, "stderr:\n{stderr}");
     assert!(stderr.contains("stdout was closed"), "{stderr}");
 }
 
@@ -732,25 +734,9 @@ fn misspelt_log_levels_and_absurd_sizes_are_usage_errors() {
 
 #[test]
 fn a_closed_stderr_does_not_crash_the_demo() {
-    let mut child = Command::new(BIN)
-        .args(["--demo", "--log-level", "debug"])
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starts");
     // The log reader goes away at once; the JSON lines are still read.
-    drop(child.stderr.take());
-    let stdout = Arc::new(Mutex::new(Vec::new()));
-    let reader = collect(child.stdout.take().expect("piped"), &stdout);
-    let mut status = None;
-    assert!(poll_until_blocking(CHILD_DEADLINE, || {
-        status = child.try_wait().expect("try_wait");
-        status.is_some()
-    }));
-    reader.join().expect("reader");
-    assert_eq!(status.and_then(|s| s.code()), Some(0), "{status:?}");
-    let out = String::from_utf8_lossy(&stdout.lock().expect("lock")).into_owned();
+    let mut host = Host::start_closing(&["--demo", "--log-level", "debug"], Some(Pipe::Stderr));
+    assert_eq!(host.code(), 0);
+    let out = host.stdout();
     assert!(out.contains(r#"{"op":"ready"}"#), "{out}");
 }

@@ -206,23 +206,37 @@ pub fn run(scenario: &Scenario) -> Result<(), String> {
                 step.expect.next_deadline
             ));
         }
-        let logs = &driver.handler().logs;
-        for want in &step.expect.logs {
-            if !logs
-                .iter()
-                .any(|(l, m)| level_name(*l) == want.level && m.contains(&want.contains))
-            {
-                errors.push(format!(
-                    "step {index}: no {} log containing {:?}; logs: {logs:?}",
-                    want.level, want.contains
-                ));
-            }
-        }
+        check_logs(
+            index,
+            &step.expect.logs,
+            &driver.handler().logs,
+            &mut errors,
+        );
     }
     if errors.is_empty() {
         Ok(())
     } else {
         Err(errors.join("\n"))
+    }
+}
+
+/// Adds an error for every expected log fragment missing from `logs` at its level.
+pub fn check_logs(
+    index: usize,
+    wanted: &[LogExpect],
+    logs: &[(LogLevel, String)],
+    errors: &mut Vec<String>,
+) {
+    for want in wanted {
+        if !logs
+            .iter()
+            .any(|(l, m)| level_name(*l) == want.level && m.contains(&want.contains))
+        {
+            errors.push(format!(
+                "step {index}: no {} log containing {:?}; logs: {logs:?}",
+                want.level, want.contains
+            ));
+        }
     }
 }
 

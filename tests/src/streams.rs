@@ -8,7 +8,7 @@ use autoconfig_host::{Driver, Level, Settings, Step, StopReason, StreamOptions};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::scenario::{LogExpect, level_name, to_line};
+use crate::scenario::{LogExpect, check_logs, to_line};
 use crate::{Recorder, runtime};
 
 /// One stream case.
@@ -317,18 +317,12 @@ fn run_into(case: &Case, actual: &mut Vec<Value>) -> Result<(), String> {
                 actual.push(got);
             }
         }
-        let logs = &driver.handler().logs;
-        for want in &step.expect.logs {
-            if !logs
-                .iter()
-                .any(|(l, m)| level_name(*l) == want.level && m.contains(&want.contains))
-            {
-                errors.push(format!(
-                    "step {index}: no {} log containing {:?}; logs: {logs:?}",
-                    want.level, want.contains
-                ));
-            }
-        }
+        check_logs(
+            index,
+            &step.expect.logs,
+            &driver.handler().logs,
+            &mut errors,
+        );
     }
     if errors.is_empty() {
         Ok(())
