@@ -1,10 +1,14 @@
 # The commands README.md documents. `make test` is the one that runs every test.
-.PHONY: test test-rust test-embeddings lint demo component fuzz fuzz-stable
+.PHONY: setup test test-rust test-embeddings lint demo component fuzz fuzz-stable
+
+## What the build needs besides Rust: the wasm target the component is built for (the build
+## itself never installs anything; without the target it stops and says to run this).
+setup:
+	rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
 
 ## The component alone (no wasmtime, no host): dist/relay_autoconfig.wasm and its sha256. The
-## same command, target dir and profile as host/build.rs, so both produce the same bytes.
-component:
-	rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
+## same command, target dir and profile as artifact/build.rs, so both produce the same bytes.
+component: setup
 	cargo build -p relay-autoconfig --target wasm32-wasip2 --profile guest --target-dir target/guest
 	mkdir -p dist
 	cp target/guest/wasm32-wasip2/guest/relay_autoconfig.wasm dist/relay_autoconfig.wasm
@@ -15,7 +19,7 @@ component:
 test: test-rust test-embeddings
 
 ## The Rust workspace: native core tests, component tests under wasmtime, host and runner tests.
-test-rust:
+test-rust: setup
 	cargo test --workspace
 
 ## The same component in Node.js (jco) and Python (wasmtime-py), on the shared scenario corpus.
@@ -23,7 +27,7 @@ test-embeddings: test-rust
 	bash examples/run-tests.sh
 
 ## Formatting and lints, the guest's wasm target included.
-lint:
+lint: setup
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy -p relay-autoconfig --target wasm32-wasip2 --target-dir target/guest -- -D warnings
@@ -43,5 +47,5 @@ fuzz:
 	done
 
 ## The built-in demo story.
-demo:
+demo: setup
 	cargo run -p autoconfig-host -- --demo

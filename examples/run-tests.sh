@@ -81,7 +81,7 @@ for out in "$node_out" "$py_out"; do
   fi
 done
 
-echo "== the README's Rust snippet (host/examples/embed.rs, built by cargo test) from a temporary directory"
+echo "== the README's Rust snippet (runtime/examples/embed.rs, built by cargo test) from a temporary directory"
 rust_tmp="$(mktemp -d)"
 rust_out=$(cd "$rust_tmp" && "$root/target/debug/examples/embed")
 rm -rf "$rust_tmp"

@@ -7,8 +7,7 @@ use std::hint::black_box;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use relay_autoconfig::{EnvironmentParams, Handler, Level, Machine};
 
-mod fixtures;
-use fixtures::put_of;
+use autoconfig_test_support::events::put_of;
 
 /// Counts callbacks and drops everything else.
 #[derive(Default)]

@@ -3,45 +3,9 @@
 
 use alloc::string::String;
 
+pub use relay_autoconfig_types::{EnvironmentParams, ExpiringKey};
+
 use crate::wire::WireEnv;
-
-/// An old SDK key that stays valid until an expiry time, as the proxy is told about it. Its
-/// `Debug` shows the key's last 4 characters only.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct ExpiringKey {
-    /// The old SDK key.
-    pub key: String,
-    /// Expiry in ms since the Unix epoch; `None` when the stream gave none (timestamp 0).
-    pub expires_at: Option<u64>,
-}
-
-/// Everything the proxy needs to serve one environment (the WIT `environment-params`). Its
-/// `Debug` shows keys by their last 4 characters only.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct EnvironmentParams {
-    /// The environment ID.
-    pub env_id: String,
-    /// The environment key.
-    pub env_key: String,
-    /// The environment's display name.
-    pub env_name: String,
-    /// The project key.
-    pub project_key: String,
-    /// The project's display name.
-    pub project_name: String,
-    /// The current SDK key.
-    pub sdk_key: String,
-    /// The mobile key.
-    pub mobile_key: String,
-    /// The expiring SDK key, if one is still valid.
-    pub expiring_sdk_key: Option<ExpiringKey>,
-    /// Default TTL in minutes (0: not set).
-    pub default_ttl_minutes: i64,
-    /// Whether secure mode is required.
-    pub secure_mode: bool,
-    /// The configuration version.
-    pub version: i64,
-}
 
 /// The expiring key exactly as the stream sent it (a non-empty key and its raw timestamp).
 #[derive(Clone, PartialEq, Eq)]
@@ -121,13 +85,7 @@ impl Environment {
     }
 }
 
-crate::debug_with_masked_keys!(ExpiringKey { expires_at; masked: key });
 crate::debug_with_masked_keys!(WireExpiry { timestamp; masked: key });
-crate::debug_with_masked_keys!(EnvironmentParams {
-    env_id, env_key, env_name, project_key, project_name, expiring_sdk_key,
-    default_ttl_minutes, secure_mode, version;
-    masked: sdk_key, mobile_key
-});
 crate::debug_with_masked_keys!(Environment {
     env_id, env_key, env_name, project_key, project_name, expiring,
     default_ttl_minutes, secure_mode, version;

@@ -22,8 +22,6 @@ pub mod env;
 pub mod fuzzing;
 pub mod handler;
 pub mod machine;
-pub mod mask;
-pub mod snapshot;
 pub mod stream;
 pub mod timers;
 pub mod timestamp;
@@ -31,6 +29,8 @@ pub mod wire;
 
 #[cfg(target_arch = "wasm32")]
 mod component;
+
+pub use relay_autoconfig_types::{debug_with_masked_keys, mask, snapshot};
 
 pub use client::{Client, Restored};
 pub use env::{Environment, EnvironmentParams, ExpiringKey};

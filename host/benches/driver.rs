@@ -5,12 +5,10 @@
 
 use std::hint::black_box;
 
-use autoconfig_host::{Driver, EnvironmentParams, Handler, Limits, LogLevel, ManualClock, Runtime};
+use autoconfig_host::{Driver, EnvironmentParams, Handler, Level, Limits, Runtime};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
-#[path = "../../guest/benches/fixtures/mod.rs"]
-mod fixtures;
-use fixtures::put_of;
+use autoconfig_test_support::events::put_of;
 
 /// Counts callbacks; drops logs.
 #[derive(Default)]
@@ -32,14 +30,16 @@ impl Handler for Count {
     fn key_expired(&mut self, _: String, _: String) {
         self.0 += 1;
     }
-    fn log(&mut self, _: LogLevel, message: &str) {
+    fn log(&mut self, _: Level, message: &str) {
         black_box(message);
     }
 }
 
+/// The `now` of every call (ms since the Unix epoch).
+const NOW: u64 = 1_800_000_000_000;
+
 fn bench(c: &mut Criterion) {
-    let runtime = Runtime::built(Limits::default()).expect("the built component loads");
-    let clock = ManualClock::new(1_800_000_000_000);
+    let runtime = Runtime::embedded(Limits::default()).expect("the built component loads");
     let mut group = c.benchmark_group("component put");
     group.sample_size(10);
     for n in [1_000, 10_000] {
@@ -50,18 +50,16 @@ fn bench(c: &mut Criterion) {
             &data,
             |b, data| {
                 b.iter(|| {
-                    let mut d = Driver::with_clock(&runtime, Count::default(), clock.clone())
-                        .expect("instantiate");
-                    d.on_event("put", black_box(data)).expect("no trap");
+                    let mut d = Driver::new(&runtime, Count::default()).expect("instantiate");
+                    d.on_event("put", black_box(data), NOW).expect("no trap");
                     d.handler().0
                 })
             },
         );
-        let mut warm =
-            Driver::with_clock(&runtime, Count::default(), clock.clone()).expect("instantiate");
-        warm.on_event("put", &data).expect("no trap");
+        let mut warm = Driver::new(&runtime, Count::default()).expect("instantiate");
+        warm.on_event("put", &data, NOW).expect("no trap");
         group.bench_with_input(BenchmarkId::new("unchanged", n), &data, |b, data| {
-            b.iter(|| warm.on_event("put", black_box(data)).expect("no trap"))
+            b.iter(|| warm.on_event("put", black_box(data), NOW).expect("no trap"))
         });
     }
     group.finish();
@@ -81,10 +79,9 @@ fn bench(c: &mut Criterion) {
             BenchmarkId::new("put 10000 into fresh instance", label),
             |b| {
                 b.iter(|| {
-                    let mut d = Driver::with_clock(&runtime, Count::default(), clock.clone())
-                        .expect("instantiate");
+                    let mut d = Driver::new(&runtime, Count::default()).expect("instantiate");
                     d.set_recovery(recovery);
-                    d.on_event("put", black_box(&data)).expect("no trap");
+                    d.on_event("put", black_box(&data), NOW).expect("no trap");
                     d.handler().0
                 })
             },
@@ -92,15 +89,14 @@ fn bench(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("10000 patches", label), |b| {
             b.iter_batched(
                 || {
-                    let mut d = Driver::with_clock(&runtime, Count::default(), clock.clone())
-                        .expect("instantiate");
+                    let mut d = Driver::new(&runtime, Count::default()).expect("instantiate");
                     d.set_recovery(recovery);
-                    d.on_event("put", &data).expect("no trap");
+                    d.on_event("put", &data, NOW).expect("no trap");
                     d
                 },
                 |mut d| {
                     for patch in &patches {
-                        d.on_event("patch", black_box(patch)).expect("no trap");
+                        d.on_event("patch", black_box(patch), NOW).expect("no trap");
                     }
                     d
                 },

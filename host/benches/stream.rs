@@ -11,9 +11,7 @@ use autoconfig_host::{Driver, EnvironmentParams, Handler, Limits, Runtime};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-#[path = "../../guest/benches/fixtures/mod.rs"]
-mod fixtures;
-use fixtures::put_of;
+use autoconfig_test_support::events::put_of;
 
 /// Reports `received-all-environments`, or the `adds`-th `add-environment`, on a channel.
 struct Ready {
@@ -39,7 +37,7 @@ impl Handler for Ready {
         }
     }
     fn key_expired(&mut self, _: String, _: String) {}
-    fn log(&mut self, _: autoconfig_host::LogLevel, _: &str) {}
+    fn log(&mut self, _: autoconfig_host::Level, _: &str) {}
 }
 
 /// The put of `n` environments as one SSE event.
@@ -62,7 +60,7 @@ fn patch_events(n: usize) -> Vec<u8> {
 }
 
 fn bench(c: &mut Criterion) {
-    let runtime = Runtime::built(Limits::default()).expect("the built component loads");
+    let runtime = Runtime::embedded(Limits::default()).expect("the built component loads");
     let tokio = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

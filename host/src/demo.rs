@@ -76,17 +76,18 @@ pub struct ScriptStep {
 #[non_exhaustive]
 pub enum ScriptError {
     /// Not valid script JSON.
-    #[error("invalid script: {0}")]
-    Parse(String),
+    #[error("invalid script")]
+    Parse(#[source] serde_json::Error),
     /// No connection in it.
     #[error("invalid script: it has no connections")]
     Empty,
     /// The listener could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}")]
     Bind {
         /// The address.
         addr: SocketAddr,
         /// Why.
+        #[source]
         source: std::io::Error,
     },
 }
@@ -94,8 +95,7 @@ pub enum ScriptError {
 impl Script {
     /// Parses a script.
     pub fn parse(text: &str) -> Result<Script, ScriptError> {
-        let script: Script =
-            serde_json::from_str(text).map_err(|e| ScriptError::Parse(e.to_string()))?;
+        let script: Script = serde_json::from_str(text).map_err(ScriptError::Parse)?;
         if script.connections.is_empty() {
             return Err(ScriptError::Empty);
         }

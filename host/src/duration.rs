@@ -7,15 +7,44 @@ use std::time::Duration;
 /// The longest duration accepted: about 31 years.
 const MAX_NANOS: u128 = 1_000_000_000_000_000_000;
 
+/// Why a duration was refused; each message quotes the text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DurationError {
+    /// Nothing was given.
+    #[error("the duration is empty: use one like 500ms, 1.5s or 1m30s")]
+    Empty,
+    /// A leading `-`.
+    #[error("{0:?} is negative")]
+    Negative(String),
+    /// Not the syntax at all.
+    #[error("{0:?} is invalid: use a duration like 500ms, 1.5s or 1m30s")]
+    Invalid(String),
+    /// A number without its unit (a bare `5`).
+    #[error("{0:?} has a missing unit (ns, us, ms, s, m or h)")]
+    MissingUnit(String),
+    /// A unit that is not one of Go's.
+    #[error("{text:?} has an unknown unit {unit:?} (use ns, us, ms, s, m or h)")]
+    UnknownUnit {
+        /// The whole text.
+        text: String,
+        /// The unit.
+        unit: String,
+    },
+    /// Longer than about 31 years.
+    #[error("{0:?} is out of range")]
+    OutOfRange(String),
+}
+
 /// Parses a duration: a sequence of decimal numbers, each with an optional fraction and a unit
 /// (`ns`, `us`/`µs`, `ms`, `s`, `m`, `h`), optionally signed with `+`; or a lone `0`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let invalid = || format!("{text:?} is invalid: use a duration like 500ms, 1.5s or 1m30s");
+pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
+    let invalid = || DurationError::Invalid(text.to_owned());
     if text.is_empty() {
-        return Err("the duration is empty: use one like 500ms, 1.5s or 1m30s".into());
+        return Err(DurationError::Empty);
     }
     if text.starts_with('-') {
-        return Err(format!("{text:?} is negative"));
+        return Err(DurationError::Negative(text.to_owned()));
     }
     let rest = text.strip_prefix('+').unwrap_or(text);
     if rest == "0" {
@@ -44,11 +73,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         let unit = rest.get(..unit_len).unwrap_or(&[]);
         rest = rest.get(unit_len..).unwrap_or(&[]);
         let scale: u128 = match unit {
-            b"" => {
-                return Err(format!(
-                    "{text:?} has a missing unit (ns, us, ms, s, m or h)"
-                ));
-            }
+            b"" => return Err(DurationError::MissingUnit(text.to_owned())),
             b"ns" => 1,
             // `us`, `µs` (U+00B5) and `μs` (U+03BC), as Go takes them.
             b"us" | [0xC2, 0xB5, b's'] | [0xCE, 0xBC, b's'] => 1_000,
@@ -58,10 +83,10 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             b"h" => 3_600_000_000_000,
             other if other.iter().any(|b| b.is_ascii_whitespace()) => return Err(invalid()),
             other => {
-                return Err(format!(
-                    "{text:?} has an unknown unit {:?} (use ns, us, ms, s, m or h)",
-                    String::from_utf8_lossy(other)
-                ));
+                return Err(DurationError::UnknownUnit {
+                    text: text.to_owned(),
+                    unit: String::from_utf8_lossy(other).into_owned(),
+                });
             }
         };
         let number = |d: &[u8]| -> Option<u128> {
@@ -69,7 +94,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
                 acc.checked_mul(10)?.checked_add(u128::from(b - b'0'))
             })
         };
-        let out_of_range = || format!("{text:?} is out of range");
+        let out_of_range = || DurationError::OutOfRange(text.to_owned());
         let whole = number(whole).ok_or_else(out_of_range)?;
         // Only the first 18 fraction digits can matter at nanosecond precision.
         let fraction = fraction.get(..fraction.len().min(18)).unwrap_or(&[]);
@@ -82,7 +107,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             .filter(|t| *t <= MAX_NANOS)
             .ok_or_else(out_of_range)?;
     }
-    let nanos = u64::try_from(total).map_err(|_| format!("{text:?} is out of range"))?;
+    let nanos = u64::try_from(total).map_err(|_| DurationError::OutOfRange(text.to_owned()))?;
     Ok(Duration::from_nanos(nanos))
 }
 
@@ -105,7 +130,7 @@ mod tests {
                     "{text:?}"
                 ),
                 (None, Some(fragment)) => {
-                    let err = parse_duration(text).expect_err(text);
+                    let err = parse_duration(text).expect_err(text).to_string();
                     assert!(err.contains(fragment), "{text:?}: {err}");
                 }
                 _ => panic!("bad case {case}"),

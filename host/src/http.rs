@@ -15,17 +15,33 @@ pub const USER_AGENT: &str = concat!("autoconfig-host/", env!("CARGO_PKG_VERSION
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum HttpError {
-    /// The CA file could not be read or parsed.
-    #[error("cannot use the CA file {}: {reason}", path.display())]
-    CaFile {
+    /// The CA file could not be read.
+    #[error("cannot read the CA file {}", path.display())]
+    CaFileRead {
         /// The file.
         path: PathBuf,
         /// Why.
-        reason: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The CA file is not a PEM bundle.
+    #[error("cannot parse the CA file {} as PEM certificates", path.display())]
+    CaFileParse {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The CA file holds no certificate.
+    #[error("the CA file {} holds no PEM certificate", path.display())]
+    CaFileEmpty {
+        /// The file.
+        path: PathBuf,
     },
     /// reqwest refused the configuration.
-    #[error("cannot build the HTTP client: {0}")]
-    Client(String),
+    #[error("cannot build the HTTP client")]
+    Client(#[source] reqwest::Error),
 }
 
 /// Builds the client: rustls (ring), proxies from `HTTP_PROXY`/`HTTPS_PROXY`/`NO_PROXY`, an
@@ -39,23 +55,20 @@ pub fn client(ca_file: Option<&PathBuf>, connect_timeout: Duration) -> Result<Cl
         .connect_timeout(connect_timeout)
         .redirect(Policy::none());
     if let Some(path) = ca_file {
-        let pem = std::fs::read(path).map_err(|e| HttpError::CaFile {
+        let pem = std::fs::read(path).map_err(|source| HttpError::CaFileRead {
             path: path.clone(),
-            reason: e.to_string(),
+            source,
         })?;
-        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| HttpError::CaFile {
-            path: path.clone(),
-            reason: e.to_string(),
+        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|source| {
+            HttpError::CaFileParse {
+                path: path.clone(),
+                source,
+            }
         })?;
         if certs.is_empty() {
-            return Err(HttpError::CaFile {
-                path: path.clone(),
-                reason: "no PEM certificate in it".into(),
-            });
+            return Err(HttpError::CaFileEmpty { path: path.clone() });
         }
         builder = builder.tls_certs_merge(certs);
     }
-    builder
-        .build()
-        .map_err(|e| HttpError::Client(e.to_string()))
+    builder.build().map_err(HttpError::Client)
 }

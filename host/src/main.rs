@@ -14,7 +14,7 @@ use autoconfig_host::demo::{DEMO_SCRIPT, Script, ScriptServer};
 use autoconfig_host::duration::parse_duration;
 use autoconfig_host::output::JsonLines;
 use autoconfig_host::runner::{self, Exit, StreamConfig};
-use autoconfig_host::{BUILT_COMPONENT, Driver, Limits, Runtime, Settings};
+use autoconfig_host::{COMPONENT, COMPONENT_SHA256, Driver, Limits, Runtime, Settings, report};
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
@@ -22,7 +22,7 @@ use tracing_subscriber::EnvFilter;
 /// callback on stdout as a JSON line.
 // No `Debug`: it holds the key.
 #[derive(Parser)]
-#[command(name = "autoconfig-host", version, about)]
+#[command(name = "autoconfig-host", version = VERSION.as_str(), about)]
 struct Cli {
     /// The auto-configuration key (sent raw in Authorization).
     #[arg(long, env = "AUTO_CONFIG_KEY", hide_env_values = true)]
@@ -40,7 +40,7 @@ struct Cli {
     /// Reconnect when nothing (not even a heartbeat) arrives for this long.
     #[arg(long, default_value = "5m", value_parser = parse_duration, allow_hyphen_values = true)]
     read_timeout: Duration,
-    /// The component to run (default: the one built with this program).
+    /// The component to run instead of the one embedded in this program.
     #[arg(long)]
     component: Option<PathBuf>,
     /// Keep the compiled component in this directory and reuse it on the next start.
@@ -150,34 +150,55 @@ async fn async_main(cli: Cli) -> ExitCode {
             }
         },
     };
-    let component = cli
-        .component
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(BUILT_COMPONENT));
-    if !component.exists() {
-        return usage(&format!(
-            "the component {} does not exist; build it with `cargo build -p autoconfig-host` or give --component PATH",
-            component.display()
-        ));
-    }
+    let (bytes, origin) = match &cli.component {
+        Some(path) => match std::fs::read(path) {
+            Ok(bytes) => {
+                let hash = sha256_hex(&bytes);
+                (
+                    std::borrow::Cow::Owned(bytes),
+                    format!("{} (sha256 {hash})", path.display()),
+                )
+            }
+            Err(e) => {
+                return usage(&format!(
+                    "--component {}: cannot read it: {e}",
+                    path.display()
+                ));
+            }
+        },
+        None => (
+            std::borrow::Cow::Borrowed(COMPONENT),
+            format!("embedded (sha256 {COMPONENT_SHA256})"),
+        ),
+    };
+    tracing::info!(
+        "autoconfig-host {}, component {origin}",
+        env!("CARGO_PKG_VERSION")
+    );
     let loaded = match &cli.cache_dir {
-        Some(dir) => Runtime::from_file_cached(&component, Limits::default(), dir),
-        None => Runtime::from_file(&component, Limits::default()),
+        Some(dir) => Runtime::from_bytes_cached(&bytes, Limits::default(), dir),
+        None => Runtime::from_bytes(&bytes, Limits::default()),
     };
     let wasm = match loaded {
         Ok(rt) => rt,
-        Err(e) => return usage(&e.to_string()),
+        Err(e) if cli.component.is_some() => {
+            return usage(&format!("--component: {}", one_line(&report(&e))));
+        }
+        Err(e) => {
+            tracing::error!("{}", report(&e));
+            return ExitCode::from(3);
+        }
     };
     let mut driver = match Driver::new(&wasm, JsonLines::new(std::io::stdout())) {
         Ok(d) => d,
-        Err(e) => return usage(&e.to_string()),
+        Err(e) => return usage(&format!("--component: {}", one_line(&report(&e)))),
     };
     if let Err(e) = driver.configure(Settings {
         max_message_bytes: cli.max_message_bytes,
         log_level: component_log_level(),
         ..Settings::default()
     }) {
-        tracing::error!("{e}");
+        tracing::error!("{}", report(&e));
         return ExitCode::from(3);
     }
     let mut config = StreamConfig::new(key, stream_uri);
@@ -209,10 +230,10 @@ async fn async_main(cli: Cli) -> ExitCode {
         }
         Err(runner::RunError::Options(reason)) => usage(&flag_names(&reason)),
         Err(e @ runner::RunError::Component(_)) => {
-            tracing::error!("{e}");
+            tracing::error!("{}", report(&e));
             ExitCode::from(3)
         }
-        Err(e) => usage(&e.to_string()),
+        Err(e) => usage(&report(&e)),
     }
 }
 
@@ -255,7 +276,8 @@ async fn serve(script: Option<&PathBuf>, port: u16, signals: &mut Signals) -> Ex
 fn component_log_level() -> autoconfig_host::Level {
     use tracing::level_filters::LevelFilter;
     match LevelFilter::current() {
-        LevelFilter::TRACE | LevelFilter::DEBUG => autoconfig_host::Level::Debug,
+        LevelFilter::TRACE => autoconfig_host::Level::Trace,
+        LevelFilter::DEBUG => autoconfig_host::Level::Debug,
         LevelFilter::INFO => autoconfig_host::Level::Info,
         LevelFilter::WARN => autoconfig_host::Level::Warn,
         _ => autoconfig_host::Level::Error,
@@ -282,6 +304,32 @@ fn parse_log_level(text: &str) -> Result<String, String> {
         Err(format!(
             "{text:?} is not a log level: use error, warn, info, debug or trace (or a filter such as info,autoconfig=debug)"
         ))
+    }
+}
+
+/// The program's and the embedded component's versions, for `--version`.
+static VERSION: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "{} (component sha256 {COMPONENT_SHA256})",
+        env!("CARGO_PKG_VERSION")
+    )
+});
+
+/// Lowercase hex SHA-256.
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The first line of a message, cut to 300 characters (wasmtime's errors can be long dumps).
+fn one_line(message: &str) -> String {
+    let first = message.lines().next().unwrap_or("");
+    match first.char_indices().nth(300) {
+        Some((end, _)) => format!("{}…", &first[..end]),
+        None => first.to_owned(),
     }
 }
 

@@ -1,11 +1,14 @@
 //! The JSON-lines form of handler callbacks: what `autoconfig-host` prints on stdout, one object
-//! per line, and what the shared scenario corpus (`tests/scenarios/`) expects.
+//! per line, and what the shared scenario corpus (`tests/scenarios/`) expects. `ENV` is the WIT
+//! `environment-params` record with its field names in camelCase, by the serde form of
+//! [`EnvironmentParams`] (one definition; jco gives JavaScript the same shape). It carries the
+//! keys in full (the reader needs them); `Debug` shows their last 4 characters.
 
 use std::io::Write;
 
 use serde::{Deserialize, Serialize};
 
-use crate::handler::{EnvironmentParams, ExpiringKey, Handler};
+use autoconfig_runtime::{EnvironmentParams, Handler};
 
 /// One handler callback as a JSON object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -14,12 +17,12 @@ pub enum CallLine {
     /// `{"op":"add","env":ENV}`.
     Add {
         /// The environment.
-        env: EnvLine,
+        env: EnvironmentParams,
     },
     /// `{"op":"update","env":ENV}`.
     Update {
         /// The environment.
-        env: EnvLine,
+        env: EnvironmentParams,
     },
     /// `{"op":"delete","envId":"..."}`.
     Delete {
@@ -40,83 +43,6 @@ pub enum CallLine {
         #[serde(rename = "oldKey")]
         old_key: String,
     },
-}
-
-/// An environment's parameters as a JSON object; absent expiring key and expiry are `null`. The
-/// JSON carries the keys in full (the reader needs them); `Debug` shows their last 4 characters.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct EnvLine {
-    /// The environment ID.
-    pub env_id: String,
-    /// The environment key.
-    pub env_key: String,
-    /// The environment's display name.
-    pub env_name: String,
-    /// The project key.
-    pub proj_key: String,
-    /// The project's display name.
-    pub proj_name: String,
-    /// The current SDK key.
-    pub sdk_key: String,
-    /// The mobile key.
-    pub mob_key: String,
-    /// The expiring SDK key, or `null`.
-    pub expiring_sdk_key: Option<String>,
-    /// Its expiry in ms since the Unix epoch, or `null`.
-    pub expires_at: Option<u64>,
-    /// Default TTL in minutes.
-    pub ttl_minutes: i64,
-    /// Whether secure mode is required.
-    pub secure_mode: bool,
-    /// The configuration version.
-    pub version: i64,
-}
-
-impl std::fmt::Debug for EnvLine {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        use relay_autoconfig::mask::Masked;
-        f.debug_struct("EnvLine")
-            .field("env_id", &self.env_id)
-            .field("env_key", &self.env_key)
-            .field("env_name", &self.env_name)
-            .field("proj_key", &self.proj_key)
-            .field("proj_name", &self.proj_name)
-            .field("sdk_key", &Masked(&self.sdk_key))
-            .field("mob_key", &Masked(&self.mob_key))
-            .field(
-                "expiring_sdk_key",
-                &self.expiring_sdk_key.as_deref().map(Masked),
-            )
-            .field("expires_at", &self.expires_at)
-            .field("ttl_minutes", &self.ttl_minutes)
-            .field("secure_mode", &self.secure_mode)
-            .field("version", &self.version)
-            .finish()
-    }
-}
-
-impl From<EnvironmentParams> for EnvLine {
-    fn from(p: EnvironmentParams) -> Self {
-        let (expiring_sdk_key, expires_at) = match p.expiring_sdk_key {
-            Some(ExpiringKey { key, expires_at }) => (Some(key), expires_at),
-            None => (None, None),
-        };
-        EnvLine {
-            env_id: p.env_id,
-            env_key: p.env_key,
-            env_name: p.env_name,
-            proj_key: p.project_key,
-            proj_name: p.project_name,
-            sdk_key: p.sdk_key,
-            mob_key: p.mobile_key,
-            expiring_sdk_key,
-            expires_at,
-            ttl_minutes: p.default_ttl_minutes,
-            secure_mode: p.secure_mode,
-            version: p.version,
-        }
-    }
 }
 
 impl CallLine {
@@ -170,11 +96,11 @@ impl<W: Write + Send + 'static> Handler for JsonLines<W> {
     }
 
     fn add_environment(&mut self, params: EnvironmentParams) {
-        self.emit(CallLine::Add { env: params.into() });
+        self.emit(CallLine::Add { env: params });
     }
 
     fn update_environment(&mut self, params: EnvironmentParams) {
-        self.emit(CallLine::Update { env: params.into() });
+        self.emit(CallLine::Update { env: params });
     }
 
     fn delete_environment(&mut self, env_id: String) {
@@ -200,7 +126,7 @@ mod tests {
 
     #[test]
     fn lines_have_the_documented_shape() {
-        let env = EnvLine::from(EnvironmentParams {
+        let env = EnvironmentParams {
             env_id: "e".into(),
             env_key: "k".into(),
             env_name: "n".into(),
@@ -208,17 +134,26 @@ mod tests {
             project_name: "pn".into(),
             sdk_key: "s".into(),
             mobile_key: "m".into(),
-            expiring_sdk_key: Some(ExpiringKey {
+            expiring_sdk_key: Some(autoconfig_runtime::ExpiringKey {
                 key: "o".into(),
                 expires_at: Some(5),
             }),
             default_ttl_minutes: 2,
             secure_mode: true,
             version: 3,
-        });
+        };
         assert_eq!(
-            CallLine::Add { env }.to_json(),
-            r#"{"op":"add","env":{"envId":"e","envKey":"k","envName":"n","projKey":"p","projName":"pn","sdkKey":"s","mobKey":"m","expiringSdkKey":"o","expiresAt":5,"ttlMinutes":2,"secureMode":true,"version":3}}"#
+            CallLine::Add { env: env.clone() }.to_json(),
+            r#"{"op":"add","env":{"envId":"e","envKey":"k","envName":"n","projectKey":"p","projectName":"pn","sdkKey":"s","mobileKey":"m","expiringSdkKey":{"key":"o","expiresAt":5},"defaultTtlMinutes":2,"secureMode":true,"version":3}}"#
+        );
+        let none = EnvironmentParams {
+            expiring_sdk_key: None,
+            ..env
+        };
+        assert!(
+            CallLine::Update { env: none }
+                .to_json()
+                .contains(r#""expiringSdkKey":null,"#)
         );
         assert_eq!(CallLine::Ready.to_json(), r#"{"op":"ready"}"#);
         assert_eq!(

@@ -16,10 +16,8 @@ use futures_util::{Stream, StreamExt};
 use reqwest::header::{CONTENT_TYPE, HeaderName, HeaderValue, LOCATION};
 use tracing::{error, info, warn};
 
-use crate::clock::Clock;
-use crate::driver::{Driver, Request, StreamOptions};
-use crate::error::Error;
-use crate::handler::Handler;
+use autoconfig_runtime::{Driver, Error, Handler, Level, Request, Settings, StreamOptions};
+
 use crate::http::{self, HttpError};
 use crate::state_file::{self, Saver};
 
@@ -71,7 +69,7 @@ impl StreamConfig {
     }
 }
 
-relay_autoconfig::debug_with_masked_keys!(StreamConfig {
+relay_autoconfig_types::debug_with_masked_keys!(StreamConfig {
     stream_uri, read_timeout, connect_timeout, initial_retry_delay, ca_file, state_file;
     masked: key
 });
@@ -130,8 +128,8 @@ enum Io {
 
 /// Runs the stream until `shutdown` completes or the key is refused at the first connection.
 /// The driver's state (the last known environments) survives every reconnect.
-pub async fn run<H: Handler, C: Clock>(
-    driver: &mut Driver<H, C>,
+pub async fn run<H: Handler>(
+    driver: &mut Driver<H>,
     config: &StreamConfig,
     shutdown: impl Future<Output = ()>,
 ) -> Result<Exit, RunError> {
@@ -141,11 +139,11 @@ pub async fn run<H: Handler, C: Clock>(
         // The options are checked before the saved state is announced: a start whose request
         // is never opened, its log lines held back (the real start below logs them).
         let settings = driver.settings();
-        driver.configure(crate::Settings {
-            log_level: crate::Level::Error,
+        driver.configure(Settings {
+            log_level: Level::Error,
             ..settings
         })?;
-        let checked = driver.start(&options, driver.clock().now_ms());
+        let checked = driver.start(&options, now_ms());
         driver.configure(settings)?;
         checked?.map_err(RunError::Options)?;
     }
@@ -161,7 +159,7 @@ pub async fn run<H: Handler, C: Clock>(
         }
         None => None,
     };
-    let now = driver.clock().now_ms();
+    let now = now_ms();
     let mut step = driver.start(&options, now)?.map_err(RunError::Options)?;
     let mut connection: Option<Connection> = None;
     tokio::pin!(shutdown);
@@ -182,11 +180,11 @@ pub async fn run<H: Handler, C: Clock>(
         let save_at = saver.as_mut().and_then(|s| save_if_due(driver, s));
         let wait = step
             .next_deadline
-            .map(|at| at.saturating_sub(driver.clock().now_ms()).min(86_400_000));
+            .map(|at| at.saturating_sub(now_ms()).min(86_400_000));
         let io = tokio::select! {
             io = next_io(&mut connection) => io,
             _ = sleep(wait) => {
-                step = driver.on_timeout(driver.clock().now_ms())?;
+                step = driver.on_timeout(now_ms())?;
                 continue;
             }
             _ = sleep_until(save_at) => continue,
@@ -197,7 +195,7 @@ pub async fn run<H: Handler, C: Clock>(
                 return Ok(Exit::Shutdown);
             }
         };
-        let now = driver.clock().now_ms();
+        let now = now_ms();
         step = match io {
             Io::Response(response) => {
                 let header = |name| {
@@ -225,8 +223,8 @@ pub async fn run<H: Handler, C: Clock>(
 /// Restores the state file, announcing its environments; a bad file is a warning and a clean
 /// start that keeps the file until a valid state exists. Returns the saver and the restored
 /// stream's last event id.
-fn load_state<H: Handler, C: Clock>(
-    driver: &mut Driver<H, C>,
+fn load_state<H: Handler>(
+    driver: &mut Driver<H>,
     path: &std::path::Path,
 ) -> Result<(Saver, Option<String>), RunError> {
     let keep = |why: &dyn std::fmt::Display| {
@@ -280,8 +278,8 @@ fn load_state<H: Handler, C: Clock>(
 }
 
 /// Writes the state file if a write is due; returns when the next one may happen.
-fn save_if_due<H: Handler, C: Clock>(
-    driver: &mut Driver<H, C>,
+fn save_if_due<H: Handler>(
+    driver: &mut Driver<H>,
     saver: &mut Saver,
 ) -> Option<tokio::time::Instant> {
     if driver.readies() > 0 {
@@ -299,7 +297,7 @@ fn save_if_due<H: Handler, C: Clock>(
 
 /// Writes the state file now if anything changed since the last write (errors are logged: the
 /// next change tries again).
-fn save<H: Handler, C: Clock>(driver: &mut Driver<H, C>, saver: &mut Saver) {
+fn save<H: Handler>(driver: &mut Driver<H>, saver: &mut Saver) {
     if driver.readies() > 0 {
         saver.allow();
     }
@@ -368,6 +366,14 @@ async fn sleep(ms: Option<u64>) {
 }
 
 /// A duration in whole milliseconds, saturating.
+/// The wall clock, in ms since the Unix epoch (the component's `now`).
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(millis)
+        .unwrap_or(0)
+}
+
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }

@@ -202,8 +202,9 @@ fn demo_plays_the_story_and_exits_0() {
     match &lines[5] {
         CallLine::Update { env } => {
             assert_eq!(env.sdk_key, "sdk-prod-0001-7777");
-            assert_eq!(env.expiring_sdk_key.as_deref(), Some("sdk-prod-0000-1111"));
-            assert!(env.expires_at.is_some(), "the expiry is reported");
+            let expiring = env.expiring_sdk_key.as_ref().expect("an expiring key");
+            assert_eq!(expiring.key, "sdk-prod-0000-1111");
+            assert!(expiring.expires_at.is_some(), "the expiry is reported");
         }
         other => panic!("line 6 is not an update: {other:?}"),
     }
@@ -350,8 +351,11 @@ fn demo_plays_a_user_script() {
     match &lines[0] {
         CallLine::Add { env } => {
             assert_eq!((env.env_id.as_str(), env.version), ("mine", 4));
-            assert_eq!(env.expiring_sdk_key.as_deref(), Some("sdk-old"));
-            let at = env.expires_at.expect("an expiry time from {{now+600000}}");
+            let expiring = env.expiring_sdk_key.as_ref().expect("an expiring key");
+            assert_eq!(expiring.key, "sdk-old");
+            let at = expiring
+                .expires_at
+                .expect("an expiry time from {{now+600000}}");
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .expect("after 1970")
@@ -437,7 +441,10 @@ fn ca_file_must_hold_a_pem_certificate() {
     let garbage = write_temp("garbage.pem", "not a certificate\n");
     for (path, fragment) in [
         (garbage.to_str().expect("utf-8"), "no PEM certificate"),
-        ("/nonexistent/ca.pem", "cannot use the CA file"),
+        (
+            "/nonexistent/ca.pem",
+            "cannot read the CA file /nonexistent/ca.pem: No such file",
+        ),
     ] {
         let mut host = Host::start(&[
             "--key",

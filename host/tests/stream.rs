@@ -78,7 +78,7 @@ async fn invalid_key_on_the_first_connection_exits() {
         let calls = running.calls.clone();
         assert_eq!(running.finished().await, Exit::InvalidKey, "HTTP {status}");
         assert_eq!(server.count(), 1, "HTTP {status}: no retry");
-        assert!(calls.all().is_empty(), "HTTP {status}: no callbacks");
+        assert!(calls.calls().is_empty(), "HTTP {status}: no callbacks");
     }
 }
 
@@ -143,7 +143,7 @@ async fn events_split_byte_by_byte_give_the_same_callbacks() {
     let second = spawn_runner(fast_config(&bytewise.uri()));
     first.wait_ops(&expected).await;
     second.wait_ops(&expected).await;
-    assert_eq!(first.calls.all(), second.calls.all());
+    assert_eq!(first.calls.calls(), second.calls.calls());
     assert_eq!((whole.count(), bytewise.count()), (1, 1));
     assert_eq!(first.stop().await, Exit::Shutdown);
     assert_eq!(second.stop().await, Exit::Shutdown);

@@ -9,12 +9,10 @@
 
 use std::path::{Path, PathBuf};
 
-use autoconfig_host::output::{CallLine, EnvLine};
-use autoconfig_host::{Driver, LogLevel, ManualClock, RestartReason, Settings};
+use autoconfig_host::{Driver, Level, RestartReason, Settings, report};
+use autoconfig_test_support::{CallLine, Recorder, corpus, runtime};
 use serde::Deserialize;
 use serde_json::value::RawValue;
-
-use crate::{Call, Recorder, runtime};
 
 /// One scenario file.
 #[derive(Debug, Deserialize)]
@@ -101,92 +99,69 @@ impl Step {
 
 /// The corpus files, sorted by name.
 pub fn corpus_files() -> Vec<PathBuf> {
-    crate::corpus_files("scenarios")
+    corpus::files("scenarios")
 }
 
 /// Loads a corpus file.
 pub fn load(path: &Path) -> Result<Scenario, String> {
-    crate::load(path)
-}
-
-/// A recorded callback in the JSON-lines form.
-pub fn to_line(call: Call) -> CallLine {
-    match call {
-        Call::Add(p) => CallLine::Add {
-            env: EnvLine::from(p),
-        },
-        Call::Update(p) => CallLine::Update {
-            env: EnvLine::from(p),
-        },
-        Call::Delete(env_id) => CallLine::Delete { env_id },
-        Call::ReceivedAll => CallLine::Ready,
-        Call::KeyExpired(env_id, old_key) => CallLine::KeyExpired { env_id, old_key },
-    }
+    corpus::load(path)
 }
 
 /// The corpus name of a log level.
-pub fn level_name(level: LogLevel) -> &'static str {
+pub fn level_name(level: Level) -> &'static str {
     match level {
-        LogLevel::Trace => "trace",
-        LogLevel::Debug => "debug",
-        LogLevel::Info => "info",
-        LogLevel::Warn => "warn",
-        LogLevel::Error => "error",
-        LogLevel::Critical => "critical",
+        Level::Trace => "trace",
+        Level::Debug => "debug",
+        Level::Info => "info",
+        Level::Warn => "warn",
+        Level::Error => "error",
+        Level::Critical => "critical",
     }
 }
 
 /// Runs a scenario on a fresh instance of the real component; returns every mismatch.
 pub fn run(scenario: &Scenario) -> Result<(), String> {
-    let clock = ManualClock::new(0);
-    let mut driver = Driver::with_clock(runtime(), Recorder::default(), clock.clone())
-        .map_err(|e| e.to_string())?;
+    let recorder = Recorder::default();
+    let mut driver = Driver::new(runtime(), recorder.clone()).map_err(|e| report(&e))?;
     if let Some(s) = &scenario.settings {
         driver
             .configure(Settings {
                 max_message_bytes: s.max_message_bytes,
                 ..Settings::default()
             })
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| report(&e))?;
     }
     let mut errors = Vec::new();
     for (index, step) in scenario.steps.iter().enumerate() {
-        driver.handler_mut().logs.clear();
+        recorder.clear_logs();
         let (restart, deadline) = match (&step.event, step.tick) {
             (Some(name), None) => {
-                clock.set(
-                    step.now
-                        .ok_or(format!("step {index}: an event step needs `now`"))?,
-                );
+                let now = step
+                    .now
+                    .ok_or(format!("step {index}: an event step needs `now`"))?;
                 let data = step.data_text().map_err(|e| format!("step {index}: {e}"))?;
                 let d = driver
-                    .on_event(name, &data)
-                    .map_err(|e| format!("step {index}: {e}"))?;
+                    .on_event(name, &data, now)
+                    .map_err(|e| format!("step {index}: {}", report(&e)))?;
                 let restart = d.restart.map(|r| match r {
                     RestartReason::ReconnectRequested => "reconnect-requested".to_owned(),
                     RestartReason::MalformedData => "malformed-data".to_owned(),
                 });
                 (restart, d.next_deadline)
             }
-            (None, Some(at)) => {
-                clock.set(at);
-                (
-                    None,
-                    driver.tick().map_err(|e| format!("step {index}: {e}"))?,
-                )
-            }
+            (None, Some(at)) => (
+                None,
+                driver
+                    .tick(at)
+                    .map_err(|e| format!("step {index}: {}", report(&e)))?,
+            ),
             _ => {
                 return Err(format!(
                     "step {index}: give exactly one of `event` and `tick`"
                 ));
             }
         };
-        let calls: Vec<CallLine> = driver
-            .handler_mut()
-            .take()
-            .into_iter()
-            .map(to_line)
-            .collect();
+        let calls = recorder.take();
         if calls != step.expect.calls {
             errors.push(format!(
                 "step {index}: callbacks differ\n  expected: {}\n  actual:   {}",
@@ -206,12 +181,7 @@ pub fn run(scenario: &Scenario) -> Result<(), String> {
                 step.expect.next_deadline
             ));
         }
-        check_logs(
-            index,
-            &step.expect.logs,
-            &driver.handler().logs,
-            &mut errors,
-        );
+        check_logs(index, &step.expect.logs, &recorder.logs(), &mut errors);
     }
     if errors.is_empty() {
         Ok(())
@@ -224,7 +194,7 @@ pub fn run(scenario: &Scenario) -> Result<(), String> {
 pub fn check_logs(
     index: usize,
     wanted: &[LogExpect],
-    logs: &[(LogLevel, String)],
+    logs: &[(Level, String)],
     errors: &mut Vec<String>,
 ) {
     for want in wanted {

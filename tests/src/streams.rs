@@ -3,13 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
-use autoconfig_host::output::CallLine;
-use autoconfig_host::{Driver, Level, Settings, Step, StopReason, StreamOptions};
+use autoconfig_host::{Driver, Level, Settings, Step, StopReason, StreamOptions, report};
+use autoconfig_test_support::{CallLine, Recorder, corpus, runtime};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::scenario::{LogExpect, check_logs, to_line};
-use crate::{Recorder, runtime};
+use crate::scenario::{LogExpect, check_logs};
 
 /// One stream case.
 #[derive(Debug, Deserialize)]
@@ -164,12 +163,12 @@ pub struct Expect {
 
 /// The corpus files, sorted by name.
 pub fn corpus_files() -> Vec<PathBuf> {
-    crate::corpus_files("streams")
+    corpus::files("streams")
 }
 
 /// Loads a corpus file.
 pub fn load(path: &Path) -> Result<Case, String> {
-    crate::load(path)
+    corpus::load(path)
 }
 
 /// A step's outputs in the corpus's JSON form.
@@ -217,7 +216,8 @@ pub fn run(case: &Case) -> (Result<(), String>, Vec<Value>) {
 }
 
 fn run_into(case: &Case, actual: &mut Vec<Value>) -> Result<(), String> {
-    let mut driver = Driver::new(runtime(), Recorder::default()).map_err(|e| e.to_string())?;
+    let recorder = Recorder::default();
+    let mut driver = Driver::new(runtime(), recorder.clone()).map_err(|e| report(&e))?;
     let mut settings = Settings::default();
     if let Some(s) = &case.settings {
         if let Some(max) = s.max_message_bytes {
@@ -227,11 +227,11 @@ fn run_into(case: &Case, actual: &mut Vec<Value>) -> Result<(), String> {
             settings.log_level = parse_level(level)?;
         }
     }
-    driver.configure(settings).map_err(|e| e.to_string())?;
+    driver.configure(settings).map_err(|e| report(&e))?;
     let base = case.options.clone().unwrap_or_default();
     let mut errors = Vec::new();
     for (index, step) in case.steps.iter().enumerate() {
-        driver.handler_mut().logs.clear();
+        recorder.clear_logs();
         let now_of = || step.now.ok_or(format!("step {index}: needs `now`"));
         let kinds = [
             step.start.is_some(),
@@ -251,7 +251,7 @@ fn run_into(case: &Case, actual: &mut Vec<Value>) -> Result<(), String> {
             }
             driver
                 .start(&options.resolve(), now)
-                .map_err(|e| format!("step {index}: {e}"))?
+                .map_err(|e| format!("step {index}: {}", report(&e)))?
         } else if let Some(r) = &step.response {
             Ok(driver
                 .on_response(
@@ -260,31 +260,26 @@ fn run_into(case: &Case, actual: &mut Vec<Value>) -> Result<(), String> {
                     r.location.as_deref(),
                     now_of()?,
                 )
-                .map_err(|e| format!("step {index}: {e}"))?)
+                .map_err(|e| format!("step {index}: {}", report(&e)))?)
         } else if let Some(text) = &step.body {
             Ok(driver
                 .on_body(text.as_bytes(), now_of()?)
-                .map_err(|e| format!("step {index}: {e}"))?)
+                .map_err(|e| format!("step {index}: {}", report(&e)))?)
         } else if let Some(h) = &step.body_hex {
             Ok(driver
                 .on_body(&hex(h)?, now_of()?)
-                .map_err(|e| format!("step {index}: {e}"))?)
+                .map_err(|e| format!("step {index}: {}", report(&e)))?)
         } else if let Some(closed) = &step.closed {
             Ok(driver
                 .on_closed(closed.as_deref(), now_of()?)
-                .map_err(|e| format!("step {index}: {e}"))?)
+                .map_err(|e| format!("step {index}: {}", report(&e)))?)
         } else {
             let now = step.timeout.unwrap_or_default();
             Ok(driver
                 .on_timeout(now)
-                .map_err(|e| format!("step {index}: {e}"))?)
+                .map_err(|e| format!("step {index}: {}", report(&e)))?)
         };
-        let calls: Vec<CallLine> = driver
-            .handler_mut()
-            .take()
-            .into_iter()
-            .map(to_line)
-            .collect();
+        let calls: Vec<CallLine> = recorder.take();
         let want = &step.expect;
         match result {
             Err(message) => {
@@ -317,12 +312,7 @@ fn run_into(case: &Case, actual: &mut Vec<Value>) -> Result<(), String> {
                 actual.push(got);
             }
         }
-        check_logs(
-            index,
-            &step.expect.logs,
-            &driver.handler().logs,
-            &mut errors,
-        );
+        check_logs(index, &step.expect.logs, &recorder.logs(), &mut errors);
     }
     if errors.is_empty() {
         Ok(())

@@ -1,34 +1,32 @@
 //! The compiled component under wasmtime: its import surface, the WIT translation, and the
 //! host surviving a guest that traps.
 
-use autoconfig_component_tests::{Call, Recorder, runtime, stream_options};
 use autoconfig_host::{
-    Driver, Error, Limits, LogLevel, ManualClock, RestartReason, Runtime, Settings,
+    COMPONENT, Driver, Error, Level, Limits, RestartReason, Runtime, Settings, TrapKind,
 };
+use autoconfig_test_support::events::put_data_of;
+use autoconfig_test_support::{CallLine, Recorder, runtime, stream_options};
 
 const T0: u64 = 1_796_000_000_000;
 
-fn driver() -> (Driver<Recorder, ManualClock>, ManualClock) {
-    let clock = ManualClock::new(T0);
-    let driver = match Driver::with_clock(runtime(), Recorder::default(), clock.clone()) {
+fn driver() -> Driver<Recorder> {
+    match Driver::new(runtime(), Recorder::default()) {
         Ok(d) => d,
-        Err(e) => panic!("instantiate: {e}"),
-    };
-    (driver, clock)
+        Err(e) => panic!("instantiate: {}", autoconfig_host::report(&e)),
+    }
 }
 
 fn env(id: &str, version: i64) -> String {
     format!(r#"{{"envId":"{id}","sdkKey":{{"value":"sdk-{id}"}},"version":{version}}}"#)
 }
 
+/// A put of `n` minimal environments (no expiring keys, so no warnings).
 fn put_of(n: usize) -> String {
-    let entries: Vec<String> = (0..n)
-        .map(|i| format!(r#""env{i:05}":{}"#, env(&format!("env{i:05}"), 1)))
-        .collect();
-    format!(
-        r#"{{"path":"/","data":{{"environments":{{{}}}}}}}"#,
-        entries.join(",")
-    )
+    put_data_of((0..n).map(|i| {
+        let id = format!("env{i:05}");
+        let env = serde_json::from_str(&env(&id, 1)).expect("valid JSON");
+        (id, env)
+    }))
 }
 
 #[test]
@@ -48,15 +46,15 @@ fn imports_only_the_handler_and_logging() {
 
 #[test]
 fn every_field_crosses_the_wit_boundary() {
-    let (mut d, _) = driver();
+    let mut d = driver();
     let data = format!(
         r#"{{"path":"/environments/e","data":{{"envId":"e","envKey":"ek","envName":"en","mobKey":"mk","projKey":"pk","projName":"pn","sdkKey":{{"value":"sk","expiring":{{"value":"old","timestamp":{}}}}},"defaultTtl":-7,"secureMode":true,"version":-9223372036854775808}}}}"#,
         u64::MAX
     );
-    let directive = d.on_event("patch", &data).expect("no trap");
+    let directive = d.on_event("patch", &data, T0).expect("no trap");
     assert_eq!(directive.next_deadline, Some(u64::MAX));
     let calls = d.handler_mut().take();
-    let [Call::Add(p)] = calls.as_slice() else {
+    let [CallLine::Add { env: p }] = calls.as_slice() else {
         panic!("{calls:?}")
     };
     assert_eq!(
@@ -83,64 +81,64 @@ fn every_field_crosses_the_wit_boundary() {
         (-7, true, i64::MIN)
     );
     assert!(d.handler().logged(
-        LogLevel::Warn,
+        Level::Warn,
         "Old SDK key ending in old for environment e (pn en) will expire"
     ));
 }
 
 #[test]
 fn logs_arrive_with_levels() {
-    let (mut d, _) = driver();
-    d.on_event("magic", "{}").expect("no trap");
-    assert!(d.handler().logged(
-        LogLevel::Warn,
-        "Ignoring unrecognized stream event: \"magic\""
-    ));
+    let mut d = driver();
+    d.on_event("magic", "{}", T0).expect("no trap");
     assert!(
         d.handler()
-            .logged(LogLevel::Debug, "Received \"magic\" event")
+            .logged(Level::Warn, "Ignoring unrecognized stream event: \"magic\"")
     );
-    d.on_event("put", "{bad").expect("no trap");
-    assert!(d.handler().logged(LogLevel::Error, "malformed JSON"));
+    assert!(d.handler().logged(Level::Debug, "Received \"magic\" event"));
+    d.on_event("put", "{bad", T0).expect("no trap");
+    assert!(d.handler().logged(Level::Error, "malformed JSON"));
 }
 
 #[test]
 fn host_rejects_oversized_data_without_copying_it_in() {
-    let (mut d, _) = driver();
+    let mut d = driver();
     d.configure(Settings {
         max_message_bytes: 100,
         ..Settings::default()
     })
     .expect("configure");
     let big = put_of(10);
-    let directive = d.on_event("put", &big).expect("no trap");
+    let directive = d.on_event("put", &big, T0).expect("no trap");
     assert_eq!(directive.restart, Some(RestartReason::MalformedData));
     assert_eq!(d.handler_mut().take(), []);
-    assert!(d.handler().logged(LogLevel::Error, "over the limit of 100"));
+    assert!(d.handler().logged(Level::Error, "over the limit of 100"));
     // Unknown events are never size-checked.
-    assert_eq!(d.on_event("magic", &big).expect("no trap").restart, None);
+    assert_eq!(
+        d.on_event("magic", &big, T0).expect("no trap").restart,
+        None
+    );
 }
 
 #[test]
 fn a_memory_limit_trap_is_an_error_and_the_state_comes_back() {
-    let tight = Runtime::from_file(
-        autoconfig_host::BUILT_COMPONENT,
+    let tight = Runtime::from_bytes(
+        COMPONENT,
         Limits {
             max_memory_bytes: 4 << 20,
             ..Limits::default()
         },
     )
     .expect("compile");
-    let mut d =
-        Driver::with_clock(&tight, Recorder::default(), ManualClock::new(T0)).expect("instantiate");
+    let mut d = Driver::new(&tight, Recorder::default()).expect("instantiate");
     d.on_event(
         "patch",
         &format!(r#"{{"path":"/environments/a","data":{}}}"#, env("a", 1)),
+        T0,
     )
     .expect("small patch fits");
     assert_eq!(d.handler_mut().take().len(), 1);
     let huge = put_of(20_000);
-    match d.on_event("put", &huge) {
+    match d.on_event("put", &huge, T0) {
         Err(Error::Trap(_)) => {}
         other => panic!("expected a trap, got {other:?}"),
     }
@@ -153,24 +151,26 @@ fn a_memory_limit_trap_is_an_error_and_the_state_comes_back() {
     d.on_event(
         "patch",
         &format!(r#"{{"path":"/environments/a","data":{}}}"#, env("a", 1)),
+        T0,
     )
     .expect("fresh instance");
     assert!(d.handler_mut().take().is_empty());
     d.on_event(
         "patch",
         &format!(r#"{{"path":"/environments/a","data":{}}}"#, env("a", 2)),
+        T0,
     )
     .expect("fresh instance");
     assert!(matches!(
         d.handler_mut().take().as_slice(),
-        [Call::Update(_)]
+        [CallLine::Update { .. }]
     ));
 }
 
 #[test]
 fn running_out_of_fuel_is_an_error_not_a_hang() {
-    let starved = Runtime::from_file(
-        autoconfig_host::BUILT_COMPONENT,
+    let starved = Runtime::from_bytes(
+        COMPONENT,
         Limits {
             fuel_per_call: 200_000,
             fuel_per_byte: 0,
@@ -179,20 +179,27 @@ fn running_out_of_fuel_is_an_error_not_a_hang() {
         },
     )
     .expect("compile");
-    let mut d = Driver::with_clock(&starved, Recorder::default(), ManualClock::new(T0))
-        .expect("instantiate");
-    match d.on_event("put", &put_of(2_000)) {
-        Err(Error::Trap(message)) => assert!(message.contains("fuel"), "{message}"),
+    let mut d = Driver::new(&starved, Recorder::default()).expect("instantiate");
+    match d.on_event("put", &put_of(2_000), T0) {
+        Err(Error::Trap(trap)) => {
+            assert_eq!(trap.kind(), TrapKind::OutOfFuel);
+            assert!(
+                std::error::Error::source(&trap).is_some(),
+                "wasmtime's error"
+            );
+            let chain = autoconfig_host::report(&trap);
+            assert!(chain.contains("fuel"), "{chain}");
+        }
         other => panic!("expected running out of fuel, got {other:?}"),
     }
-    assert_eq!(d.tick().expect("a fresh instance ticks"), None);
+    assert_eq!(d.tick(T0).expect("a fresh instance ticks"), None);
 }
 
 #[test]
 fn default_fuel_covers_a_full_size_put() {
-    let (mut d, _) = driver();
+    let mut d = driver();
     let data = put_of(10_000);
-    d.on_event("put", &data)
+    d.on_event("put", &data, T0)
         .expect("10,000 environments fit the default budget");
     assert_eq!(d.handler_mut().take().len(), 10_001);
     // The budget of a call on an empty state: the default tombstone limit counts as entries.
@@ -205,25 +212,26 @@ fn default_fuel_covers_a_full_size_put() {
 }
 
 #[test]
-fn expiry_runs_on_the_injected_clock() {
-    let (mut d, clock) = driver();
+fn expiry_fires_at_the_given_now() {
+    let mut d = driver();
     let data = format!(
         r#"{{"path":"/environments/e","data":{{"envId":"e","sdkKey":{{"value":"new","expiring":{{"value":"oldkey","timestamp":{}}}}}}}}}"#,
         T0 + 300
     );
     assert_eq!(
-        d.on_event("patch", &data).expect("ok").next_deadline,
+        d.on_event("patch", &data, T0).expect("ok").next_deadline,
         Some(T0 + 300)
     );
     d.handler_mut().take();
-    clock.advance(299);
-    assert_eq!(d.tick().expect("ok"), Some(T0 + 300));
+    assert_eq!(d.tick(T0 + 299).expect("ok"), Some(T0 + 300));
     assert_eq!(d.handler_mut().take(), []);
-    clock.advance(1);
-    assert_eq!(d.tick().expect("ok"), None);
+    assert_eq!(d.tick(T0 + 300).expect("ok"), None);
     assert_eq!(
         d.handler_mut().take(),
-        [Call::KeyExpired("e".into(), "oldkey".into())]
+        [CallLine::KeyExpired {
+            env_id: "e".into(),
+            old_key: "oldkey".into()
+        }]
     );
     assert_eq!(d.next_deadline(), None);
 }
@@ -232,16 +240,13 @@ fn expiry_runs_on_the_injected_clock() {
 fn compiled_cache_round_trips_and_survives_corruption() {
     let dir = std::env::temp_dir().join(format!("autoconfig-cache-test-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let load = || {
-        Runtime::from_file_cached(autoconfig_host::BUILT_COMPONENT, Limits::default(), &dir)
-            .expect("load")
-    };
+    let load = || Runtime::from_bytes_cached(COMPONENT, Limits::default(), &dir).expect("load");
     let works = |rt: &Runtime| {
-        let mut d =
-            Driver::with_clock(rt, Recorder::default(), ManualClock::new(T0)).expect("instantiate");
+        let mut d = Driver::new(rt, Recorder::default()).expect("instantiate");
         d.on_event(
             "patch",
             &format!(r#"{{"path":"/environments/a","data":{}}}"#, env("a", 1)),
+            T0,
         )
         .expect("no trap");
         assert_eq!(d.handler_mut().take().len(), 1);
@@ -278,30 +283,30 @@ fn compiled_cache_round_trips_and_survives_corruption() {
 
 #[test]
 fn log_level_setting_keeps_filtered_lines_inside_the_guest() {
-    let (mut d, _) = driver();
+    let mut d = driver();
     d.configure(Settings {
         log_level: autoconfig_host::Level::Warn,
         ..Settings::default()
     })
     .expect("configure");
-    d.on_event("put", &put_of(100)).expect("no trap");
+    d.on_event("put", &put_of(100), T0).expect("no trap");
     assert_eq!(d.handler_mut().take().len(), 101);
     assert!(
-        d.handler().logs.is_empty(),
+        d.handler().logs().is_empty(),
         "no info line crossed: {:?}",
-        d.handler().logs.first()
+        d.handler().logs().first()
     );
-    d.on_event("magic", "{}").expect("no trap");
+    d.on_event("magic", "{}", T0).expect("no trap");
     assert!(
         d.handler()
-            .logged(LogLevel::Warn, "Ignoring unrecognized stream event")
+            .logged(Level::Warn, "Ignoring unrecognized stream event")
     );
 }
 
 #[test]
 fn a_trap_in_the_stream_restarts_the_stream_client_with_a_delay() {
-    let rt = Runtime::from_file(
-        autoconfig_host::BUILT_COMPONENT,
+    let rt = Runtime::from_bytes(
+        COMPONENT,
         Limits {
             fuel_per_call: 5_000_000,
             fuel_per_byte: 0,

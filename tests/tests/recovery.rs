@@ -2,16 +2,15 @@
 //! exactly as without the trap; snapshots round-trip and bad ones are refused without a trap;
 //! a flood of deletions keeps the guest's memory bounded.
 
-use autoconfig_component_tests::{Call, Recorder, runtime, stream_options};
-use autoconfig_host::{Driver, Limits, ManualClock};
+use autoconfig_host::{Driver, Limits, report};
+use autoconfig_test_support::events::put_data_of;
+use autoconfig_test_support::{CallLine, Recorder, runtime, stream_options};
 
 const T0: u64 = 1_796_000_000_000;
 
-fn driver() -> (Driver<Recorder, ManualClock>, ManualClock) {
-    let clock = ManualClock::new(T0);
-    let driver = Driver::with_clock(runtime(), Recorder::default(), clock.clone())
-        .unwrap_or_else(|e| panic!("instantiate: {e}"));
-    (driver, clock)
+fn driver() -> Driver<Recorder> {
+    Driver::new(runtime(), Recorder::default())
+        .unwrap_or_else(|e| panic!("instantiate: {}", report(&e)))
 }
 
 /// An environment at `version`; every seventh has a key expiring `expiry` ms after T0.
@@ -30,16 +29,11 @@ fn env(id: &str, version: i64, i: usize, expiry: u64) -> String {
 }
 
 fn put(ids: impl Iterator<Item = (usize, i64)>, expiry: u64) -> String {
-    let entries: Vec<String> = ids
-        .map(|(i, v)| {
-            let id = format!("e{i:04}");
-            format!(r#""{id}":{}"#, env(&id, v, i, expiry))
-        })
-        .collect();
-    format!(
-        r#"{{"path":"/","data":{{"environments":{{{}}}}}}}"#,
-        entries.join(",")
-    )
+    put_data_of(ids.map(|(i, v)| {
+        let id = format!("e{i:04}");
+        let env = serde_json::from_str(&env(&id, v, i, expiry)).expect("valid JSON");
+        (id, env)
+    }))
 }
 
 /// The stream of a run: (time offset, event name, data).
@@ -76,11 +70,10 @@ fn story() -> Vec<(u64, &'static str, String)> {
     ]
 }
 
-fn run(d: &mut Driver<Recorder, ManualClock>, clock: &ManualClock, events: &[(u64, &str, String)]) {
+fn run(d: &mut Driver<Recorder>, events: &[(u64, &str, String)]) {
     for (at, name, data) in events {
-        clock.set(T0 + at);
-        d.on_event(name, data)
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        d.on_event(name, data, T0 + at)
+            .unwrap_or_else(|e| panic!("{name}: {}", report(&e)));
     }
 }
 
@@ -88,36 +81,35 @@ fn run(d: &mut Driver<Recorder, ManualClock>, clock: &ManualClock, events: &[(u6
 fn a_trap_mid_put_leaves_the_proxy_view_as_without_it() {
     let events = story();
     // The reference run, and how much fuel the fourth event takes.
-    let (mut a, clock_a) = driver();
-    run(&mut a, &clock_a, &events[..3]);
-    clock_a.set(T0 + events[3].0);
-    a.on_event(events[3].1, &events[3].2).expect("no trap");
+    let mut a = driver();
+    run(&mut a, &events[..3]);
+    a.on_event(events[3].1, &events[3].2, T0 + events[3].0)
+        .expect("no trap");
     let budget = runtime()
         .limits()
         .fuel_for(events[3].2.len(), 299 + 100_000);
     let used = budget - a.fuel_left().expect("fuel");
-    run(&mut a, &clock_a, &events[4..]);
-    clock_a.set(T0 + 100_000);
-    a.tick().expect("tick");
+    run(&mut a, &events[4..]);
+    a.tick(T0 + 100_000).expect("tick");
     let reference = a.handler_mut().take();
 
     // The same stream, with the fourth event running out of fuel part way through its
     // callbacks; the reconnected stream then sends that put again.
-    let (mut b, clock_b) = driver();
-    run(&mut b, &clock_b, &events[..3]);
-    let before = b.handler().calls.len();
+    let mut b = driver();
+    run(&mut b, &events[..3]);
+    let before = b.handler().calls().len();
     b.set_limits(Limits {
         fuel_per_call: used * 85 / 100,
         fuel_per_byte: 0,
         fuel_per_entry: 0,
         ..Limits::default()
     });
-    clock_b.set(T0 + events[3].0);
     assert!(
-        b.on_event(events[3].1, &events[3].2).is_err(),
+        b.on_event(events[3].1, &events[3].2, T0 + events[3].0)
+            .is_err(),
         "it must trap"
     );
-    let partial = b.handler().calls.len() - before;
+    let partial = b.handler().calls().len() - before;
     let full = reference.len() - before;
     assert!(
         partial > 0 && partial < full,
@@ -125,9 +117,8 @@ fn a_trap_mid_put_leaves_the_proxy_view_as_without_it() {
     );
     assert_eq!(b.traps(), 1);
     b.set_limits(runtime().limits());
-    run(&mut b, &clock_b, &events[3..]);
-    clock_b.set(T0 + 100_000);
-    b.tick().expect("tick");
+    run(&mut b, &events[3..]);
+    b.tick(T0 + 100_000).expect("tick");
     let seen = b.handler_mut().take();
     assert_eq!(seen.len(), reference.len());
     assert!(
@@ -135,13 +126,13 @@ fn a_trap_mid_put_leaves_the_proxy_view_as_without_it() {
         "the proxy saw other callbacks than without the trap"
     );
     // Pending expiries survived: the run's last calls are key expiries.
-    assert!(matches!(seen.last(), Some(Call::KeyExpired(..))));
+    assert!(matches!(seen.last(), Some(CallLine::KeyExpired { .. })));
 }
 
 #[test]
 fn bad_snapshots_are_refused_without_a_trap_and_change_nothing() {
-    let (mut d, clock) = driver();
-    run(&mut d, &clock, &story()[..3]);
+    let mut d = driver();
+    run(&mut d, &story()[..3]);
     d.handler_mut().take();
     let good = d.snapshot().expect("snapshot");
     let mut flipped = good.clone();
@@ -170,7 +161,7 @@ fn bad_snapshots_are_refused_without_a_trap_and_change_nothing() {
     for (name, bytes, fragment) in cases {
         let err = d
             .restore(&bytes, true)
-            .unwrap_or_else(|e| panic!("{name}: trapped: {e}"))
+            .unwrap_or_else(|e| panic!("{name}: trapped: {}", report(&e)))
             .expect_err(name);
         assert!(err.contains(fragment), "{name}: {err}");
         assert_eq!(
@@ -182,18 +173,18 @@ fn bad_snapshots_are_refused_without_a_trap_and_change_nothing() {
     }
     assert_eq!(d.traps(), 0);
     // And the good one restores into a fresh driver, announced.
-    let (mut fresh, _) = driver();
+    let mut fresh = driver();
     let restored = fresh.restore(&good, true).expect("no trap").expect("valid");
     assert_eq!(restored.environments, 299);
     assert_eq!(restored.tombstones, 1);
     let calls = fresh.handler_mut().take();
     assert_eq!(calls.len(), 300, "299 adds and ready");
-    assert_eq!(calls.last(), Some(&Call::ReceivedAll));
+    assert_eq!(calls.last(), Some(&CallLine::Ready));
 }
 
 #[test]
 fn a_million_unknown_deletes_keep_the_guest_memory_bounded() {
-    let (mut d, _) = driver();
+    let mut d = driver();
     let options = stream_options();
     d.start(&options, T0).expect("no trap").expect("valid");
     d.on_response(200, Some("text/event-stream"), None, T0)
@@ -238,7 +229,7 @@ fn a_million_unknown_deletes_keep_the_guest_memory_bounded() {
 /// 230,000 environments, and a `tick` that fires 230,000 expiries, run without a trap.
 #[test]
 fn state_sized_work_stays_within_the_fuel_budget() {
-    let (mut d, clock) = driver();
+    let mut d = driver();
     let options = stream_options();
     d.start(&options, T0).expect("no trap").expect("valid");
     d.on_response(200, Some("text/event-stream"), None, T0)
@@ -257,7 +248,6 @@ fn state_sized_work_stays_within_the_fuel_budget() {
         d.handler_mut().take();
     }
     assert_eq!(d.traps(), 0);
-    clock.set(T0 + 1_000);
     let step = d.on_timeout(T0 + 1_000).expect("no trap");
     assert!(!step.disconnect);
     assert_eq!(d.traps(), 0, "firing every expiry ran out of fuel");

@@ -78,7 +78,10 @@ func TestEndToEndDemo(t *testing.T) {
 	var expiresAt *uint64
 	s, err := Start(Config{Path: bin, Args: []string{"--demo"}, Env: hostEnv(), Stderr: &stderr}, &envSpy{syncRecorder: h, onUpdate: func(e Environment) {
 		if e.EnvID == "production" && e.Version == 2 {
-			updated, expiresAt = time.Now(), e.ExpiresAt
+			updated = time.Now()
+			if e.ExpiringSDKKey != nil {
+				expiresAt = e.ExpiringSDKKey.ExpiresAt
+			}
 		}
 	}})
 	if err != nil {
@@ -200,7 +203,8 @@ func TestEndToEndUsage(t *testing.T) {
 	}{
 		{"no key", Config{Args: []string{"--stream-uri", "http://127.0.0.1:9"}}, "no auto-configuration key"},
 		{"a duration without a unit", Config{Args: []string{"--initial-retry-delay", "5"}, Key: "k"}, "5"},
-		{"a missing component", Config{Args: []string{"--component", "/nonexistent.wasm"}, Key: "k"}, "does not exist"},
+		// The reason names the file (its wording is the host's: "cannot read it: No such file ...").
+		{"a missing component", Config{Args: []string{"--component", "/nonexistent.wasm"}, Key: "k"}, "/nonexistent.wasm"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stderr lockedBuffer
@@ -251,7 +255,7 @@ func TestEndToEndStop(t *testing.T) {
 	defer func() { _ = s.cmd.Process.Kill() }()
 	h.await(t, "add e1 v4", 30*time.Second)
 	h.await(t, "ready", 10*time.Second)
-	want := Environment{EnvID: "e1", EnvKey: "prod", EnvName: "Prod", ProjKey: "p", ProjName: "P", SDKKey: "sdk-1", MobKey: "mob-1", TTLMinutes: 2, SecureMode: true, Version: 4}
+	want := Environment{EnvID: "e1", EnvKey: "prod", EnvName: "Prod", ProjectKey: "p", ProjectName: "P", SDKKey: "sdk-1", MobileKey: "mob-1", DefaultTTLMinutes: 2, SecureMode: true, Version: 4}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("env:\n got %#v\nwant %#v", got, want)
 	}

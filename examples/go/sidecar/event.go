@@ -12,11 +12,18 @@
 // Start runs the sidecar and calls the Handler; Decode and Decoder read the same lines from any
 // io.Reader, for proxies that start the process themselves.
 //
-// Decoding is strict about the documented fields (every one of the 12 ENV fields must be present
-// with its JSON type; only expiringSdkKey and expiresAt may be null) and lenient about
-// additions, so a newer sidecar does not break an older proxy: unknown fields are ignored, and a
-// line with an unknown "op" is skipped and reported (ErrUnknownOp) like a malformed line, never
-// fatal. See Decode for where those reports go.
+// ENV is the WIT record environment-params with its field names in camelCase (the Environment
+// struct; its json tags are the names):
+//
+//	{"envId","envKey","envName","projectKey","projectName","sdkKey","mobileKey",
+//	 "expiringSdkKey": {"key","expiresAt": ms | null} | null,
+//	 "defaultTtlMinutes","secureMode","version"}
+//
+// Decoding is strict about the documented fields (every field of Environment and ExpiringKey
+// must be present with its JSON type; only the pointer fields, expiringSdkKey and expiresAt, may
+// be null) and lenient about additions, so a newer sidecar does not break an older proxy:
+// unknown fields are ignored, and a line with an unknown "op" is skipped and reported
+// (ErrUnknownOp) like a malformed line, never fatal. See Decode for where those reports go.
 package sidecar
 
 import (
@@ -24,6 +31,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
+	"strings"
 )
 
 // Op is the "op" of a line.
@@ -40,24 +49,31 @@ const (
 )
 
 // Environment is the ENV object of an add or update line: one environment the proxy must serve.
-// The JSON names are the sidecar's; every field is always present.
+// It is the WIT record environment-params (the handler import's argument); the JSON names, in
+// the json tags, are the WIT names in camelCase. Every field is always present.
 type Environment struct {
-	EnvID    string `json:"envId"`
-	EnvKey   string `json:"envKey"`
-	EnvName  string `json:"envName"`
-	ProjKey  string `json:"projKey"`
-	ProjName string `json:"projName"`
-	SDKKey   string `json:"sdkKey"`
-	MobKey   string `json:"mobKey"`
-	// ExpiringSDKKey is the previous SDK key, still valid until ExpiresAt, or nil.
-	ExpiringSDKKey *string `json:"expiringSdkKey"`
-	// ExpiresAt is when ExpiringSDKKey expires, in ms since the Unix epoch, or nil (no expiry
-	// announced: the old key stays valid until an update drops it). The sidecar also sends a
-	// key-expired line at that time.
-	ExpiresAt  *uint64 `json:"expiresAt"`
-	TTLMinutes int64   `json:"ttlMinutes"`
-	SecureMode bool    `json:"secureMode"`
-	Version    int64   `json:"version"`
+	EnvID       string `json:"envId"`
+	EnvKey      string `json:"envKey"`
+	EnvName     string `json:"envName"`
+	ProjectKey  string `json:"projectKey"`
+	ProjectName string `json:"projectName"`
+	SDKKey      string `json:"sdkKey"`
+	MobileKey   string `json:"mobileKey"`
+	// ExpiringSDKKey is the previous SDK key while it is still valid, or nil. The sidecar sends
+	// a key-expired line at its ExpiresAt.
+	ExpiringSDKKey    *ExpiringKey `json:"expiringSdkKey"`
+	DefaultTTLMinutes int64        `json:"defaultTtlMinutes"`
+	SecureMode        bool         `json:"secureMode"`
+	Version           int64        `json:"version"`
+}
+
+// ExpiringKey is the WIT record expiring-key: an old SDK key that stays valid for a while after
+// a key rotation.
+type ExpiringKey struct {
+	Key string `json:"key"`
+	// ExpiresAt is when Key stops being valid, in ms since the Unix epoch, or nil (no expiry
+	// announced: the old key stays valid until an update drops it).
+	ExpiresAt *uint64 `json:"expiresAt"`
 }
 
 // String shows the environment with its keys masked to their last 4 characters, like the
@@ -66,20 +82,28 @@ type Environment struct {
 func (e Environment) String() string {
 	expiring := "<nil>"
 	if e.ExpiringSDKKey != nil {
-		expiring = mask(*e.ExpiringSDKKey)
+		expiring = e.ExpiringSDKKey.String()
 	}
-	expires := "<nil>"
-	if e.ExpiresAt != nil {
-		expires = fmt.Sprint(*e.ExpiresAt)
-	}
-	return fmt.Sprintf("{EnvID:%q EnvKey:%q EnvName:%q ProjKey:%q ProjName:%q SDKKey:%s MobKey:%s "+
-		"ExpiringSDKKey:%s ExpiresAt:%s TTLMinutes:%d SecureMode:%t Version:%d}",
-		e.EnvID, e.EnvKey, e.EnvName, e.ProjKey, e.ProjName, mask(e.SDKKey), mask(e.MobKey),
-		expiring, expires, e.TTLMinutes, e.SecureMode, e.Version)
+	return fmt.Sprintf("{EnvID:%q EnvKey:%q EnvName:%q ProjectKey:%q ProjectName:%q SDKKey:%s MobileKey:%s "+
+		"ExpiringSDKKey:%s DefaultTTLMinutes:%d SecureMode:%t Version:%d}",
+		e.EnvID, e.EnvKey, e.EnvName, e.ProjectKey, e.ProjectName, mask(e.SDKKey), mask(e.MobileKey),
+		expiring, e.DefaultTTLMinutes, e.SecureMode, e.Version)
 }
 
 // GoString masks the keys for %#v too.
 func (e Environment) GoString() string { return "sidecar.Environment" + e.String() }
+
+// String shows the expiring key masked to its last 4 characters, and its expiry.
+func (k ExpiringKey) String() string {
+	expires := "<nil>"
+	if k.ExpiresAt != nil {
+		expires = fmt.Sprint(*k.ExpiresAt)
+	}
+	return fmt.Sprintf("{Key:%s ExpiresAt:%s}", mask(k.Key), expires)
+}
+
+// GoString masks the key for %#v too.
+func (k ExpiringKey) GoString() string { return "sidecar.ExpiringKey" + k.String() }
 
 // mask keeps the last 4 characters of a key.
 func mask(key string) string {
@@ -243,37 +267,52 @@ func parseLine(line []byte) (Event, error) {
 }
 
 func parseEnvironment(raw json.RawMessage) (*Environment, error) {
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
-		return nil, errors.New("not a JSON object")
-	}
 	var env Environment
-	for _, f := range []struct {
-		name string
-		dst  interface{}
-	}{
-		{"envId", &env.EnvID},
-		{"envKey", &env.EnvKey},
-		{"envName", &env.EnvName},
-		{"projKey", &env.ProjKey},
-		{"projName", &env.ProjName},
-		{"sdkKey", &env.SDKKey},
-		{"mobKey", &env.MobKey},
-		{"ttlMinutes", &env.TTLMinutes},
-		{"secureMode", &env.SecureMode},
-		{"version", &env.Version},
-	} {
-		if err := field(obj, f.name, f.dst); err != nil {
-			return nil, err
-		}
-	}
-	if err := nullable(obj, "expiringSdkKey", &env.ExpiringSDKKey); err != nil {
-		return nil, err
-	}
-	if err := nullable(obj, "expiresAt", &env.ExpiresAt); err != nil {
+	if err := decodeRecord(raw, reflect.ValueOf(&env).Elem()); err != nil {
 		return nil, err
 	}
 	return &env, nil
+}
+
+// decodeRecord decodes a JSON object into the struct dst by the struct's own fields, named by
+// their json tags (so no list of fields is kept but the struct): every field is required; a
+// pointer field may be null (nil), any other may not; a struct (or pointer to struct) field is
+// decoded the same way, recursively. Names match exactly, unlike encoding/json's
+// case-insensitive struct matching; unknown members are ignored.
+func decodeRecord(raw json.RawMessage, dst reflect.Value) error {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
+		return errors.New("not a JSON object")
+	}
+	t := dst.Type()
+	for i := 0; i < t.NumField(); i++ {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		fv := dst.Field(i)
+		member, ok := obj[name]
+		if !ok {
+			return fmt.Errorf("missing field %q", name)
+		}
+		isNull := bytes.Equal(bytes.TrimSpace(member), null)
+		if fv.Kind() == reflect.Pointer {
+			if isNull {
+				continue // nil
+			}
+			fv.Set(reflect.New(fv.Type().Elem()))
+			fv = fv.Elem()
+		} else if isNull {
+			return fmt.Errorf("field %q is null", name)
+		}
+		var err error
+		if fv.Kind() == reflect.Struct {
+			err = decodeRecord(member, fv)
+		} else {
+			err = json.Unmarshal(member, fv.Addr().Interface())
+		}
+		if err != nil {
+			return fmt.Errorf("field %q: %v", name, err)
+		}
+	}
+	return nil
 }
 
 var null = []byte("null")
@@ -287,18 +326,6 @@ func field(obj map[string]json.RawMessage, name string, dst interface{}) error {
 	}
 	if bytes.Equal(bytes.TrimSpace(raw), null) {
 		return fmt.Errorf("field %q is null", name)
-	}
-	if err := json.Unmarshal(raw, dst); err != nil {
-		return fmt.Errorf("field %q: %v", name, err)
-	}
-	return nil
-}
-
-// nullable decodes a required member that may be null into a pointer (*string or *uint64).
-func nullable(obj map[string]json.RawMessage, name string, dst interface{}) error {
-	raw, ok := obj[name]
-	if !ok {
-		return fmt.Errorf("missing field %q", name)
 	}
 	if err := json.Unmarshal(raw, dst); err != nil {
 		return fmt.Errorf("field %q: %v", name, err)

@@ -12,9 +12,11 @@ import (
 	"testing"
 )
 
-func str(s string) *string            { return &s }
 func u64(n uint64) *uint64            { return &n }
 func envp(e Environment) *Environment { return &e }
+func expiring(key string, at *uint64) *ExpiringKey {
+	return &ExpiringKey{Key: key, ExpiresAt: at}
+}
 
 // Lines exactly as autoconfig-host prints them (from its --demo run and tests/scenarios).
 var lineCases = []struct {
@@ -24,37 +26,37 @@ var lineCases = []struct {
 }{
 	{
 		name: "add",
-		line: `{"op":"add","env":{"envId":"production","envKey":"production","envName":"Production","projKey":"web-shop","projName":"Web Shop","sdkKey":"sdk-prod-0000-1111","mobKey":"mob-prod-0000-2222","expiringSdkKey":null,"expiresAt":null,"ttlMinutes":5,"secureMode":true,"version":1}}`,
+		line: `{"op":"add","env":{"envId":"production","envKey":"production","envName":"Production","projectKey":"web-shop","projectName":"Web Shop","sdkKey":"sdk-prod-0000-1111","mobileKey":"mob-prod-0000-2222","expiringSdkKey":null,"defaultTtlMinutes":5,"secureMode":true,"version":1}}`,
 		want: Event{Op: OpAdd, Env: envp(Environment{
-			EnvID: "production", EnvKey: "production", EnvName: "Production", ProjKey: "web-shop", ProjName: "Web Shop",
-			SDKKey: "sdk-prod-0000-1111", MobKey: "mob-prod-0000-2222", TTLMinutes: 5, SecureMode: true, Version: 1,
+			EnvID: "production", EnvKey: "production", EnvName: "Production", ProjectKey: "web-shop", ProjectName: "Web Shop",
+			SDKKey: "sdk-prod-0000-1111", MobileKey: "mob-prod-0000-2222", DefaultTTLMinutes: 5, SecureMode: true, Version: 1,
 		})},
 	},
 	{
 		name: "update with an expiring key",
-		line: `{"op":"update","env":{"envId":"production","envKey":"production","envName":"Production","projKey":"web-shop","projName":"Web Shop","sdkKey":"sdk-prod-0001-7777","mobKey":"mob-prod-0000-2222","expiringSdkKey":"sdk-prod-0000-1111","expiresAt":1796041458233,"ttlMinutes":5,"secureMode":true,"version":2}}`,
+		line: `{"op":"update","env":{"envId":"production","envKey":"production","envName":"Production","projectKey":"web-shop","projectName":"Web Shop","sdkKey":"sdk-prod-0001-7777","mobileKey":"mob-prod-0000-2222","expiringSdkKey":{"key":"sdk-prod-0000-1111","expiresAt":1796041458233},"defaultTtlMinutes":5,"secureMode":true,"version":2}}`,
 		want: Event{Op: OpUpdate, Env: envp(Environment{
-			EnvID: "production", EnvKey: "production", EnvName: "Production", ProjKey: "web-shop", ProjName: "Web Shop",
-			SDKKey: "sdk-prod-0001-7777", MobKey: "mob-prod-0000-2222", ExpiringSDKKey: str("sdk-prod-0000-1111"),
-			ExpiresAt: u64(1796041458233), TTLMinutes: 5, SecureMode: true, Version: 2,
+			EnvID: "production", EnvKey: "production", EnvName: "Production", ProjectKey: "web-shop", ProjectName: "Web Shop",
+			SDKKey: "sdk-prod-0001-7777", MobileKey: "mob-prod-0000-2222",
+			ExpiringSDKKey: expiring("sdk-prod-0000-1111", u64(1796041458233)), DefaultTTLMinutes: 5, SecureMode: true, Version: 2,
 		})},
 	},
 	{
 		name: "expiring key without an expiry (timestamp 0)",
-		line: `{"op":"add","env":{"envId":"e","envKey":"","envName":"","projKey":"","projName":"","sdkKey":"new","mobKey":"","expiringSdkKey":"old","expiresAt":null,"ttlMinutes":0,"secureMode":false,"version":1}}`,
-		want: Event{Op: OpAdd, Env: envp(Environment{EnvID: "e", SDKKey: "new", ExpiringSDKKey: str("old"), Version: 1})},
+		line: `{"op":"add","env":{"envId":"e","envKey":"","envName":"","projectKey":"","projectName":"","sdkKey":"new","mobileKey":"","expiringSdkKey":{"key":"old","expiresAt":null},"defaultTtlMinutes":0,"secureMode":false,"version":1}}`,
+		want: Event{Op: OpAdd, Env: envp(Environment{EnvID: "e", SDKKey: "new", ExpiringSDKKey: expiring("old", nil), Version: 1})},
 	},
 	{
 		name: "extreme integers",
-		line: `{"op":"update","env":{"envId":"e","envKey":"","envName":"","projKey":"","projName":"","sdkKey":"","mobKey":"","expiringSdkKey":"o","expiresAt":18446744073709551615,"ttlMinutes":-9223372036854775808,"secureMode":false,"version":9223372036854775807}}`,
-		want: Event{Op: OpUpdate, Env: envp(Environment{EnvID: "e", ExpiringSDKKey: str("o"),
-			ExpiresAt: u64(18446744073709551615), TTLMinutes: -9223372036854775808, Version: 9223372036854775807})},
+		line: `{"op":"update","env":{"envId":"e","envKey":"","envName":"","projectKey":"","projectName":"","sdkKey":"","mobileKey":"","expiringSdkKey":{"key":"o","expiresAt":18446744073709551615},"defaultTtlMinutes":-9223372036854775808,"secureMode":false,"version":9223372036854775807}}`,
+		want: Event{Op: OpUpdate, Env: envp(Environment{EnvID: "e", ExpiringSDKKey: expiring("o", u64(18446744073709551615)),
+			DefaultTTLMinutes: -9223372036854775808, Version: 9223372036854775807})},
 	},
 	{
 		name: "unicode and escapes",
-		line: `{"op":"add","env":{"envId":"été","envKey":"nul\u0000key","envName":"Prod 🚀","projKey":"","projName":"Ünïcødé","sdkKey":"","mobKey":"tab\tquote\"slash\\","expiringSdkKey":null,"expiresAt":null,"ttlMinutes":0,"secureMode":false,"version":1}}`,
+		line: `{"op":"add","env":{"envId":"été","envKey":"nul\u0000key","envName":"Prod 🚀","projectKey":"","projectName":"Ünïcødé","sdkKey":"","mobileKey":"tab\tquote\"slash\\","expiringSdkKey":null,"defaultTtlMinutes":0,"secureMode":false,"version":1}}`,
 		want: Event{Op: OpAdd, Env: envp(Environment{EnvID: "été", EnvKey: "nul\x00key", EnvName: "Prod 🚀",
-			ProjName: "Ünïcødé", MobKey: "tab\tquote\"slash\\", Version: 1})},
+			ProjectName: "Ünïcødé", MobileKey: "tab\tquote\"slash\\", Version: 1})},
 	},
 	{
 		name: "delete",
@@ -143,7 +145,7 @@ func TestDispatch(t *testing.T) {
 	}
 }
 
-const validEnv = `{"envId":"e","envKey":"","envName":"","projKey":"","projName":"","sdkKey":"s","mobKey":"","expiringSdkKey":null,"expiresAt":null,"ttlMinutes":0,"secureMode":false,"version":1}`
+const validEnv = `{"envId":"e","envKey":"","envName":"","projectKey":"","projectName":"","sdkKey":"s","mobileKey":"","expiringSdkKey":null,"defaultTtlMinutes":0,"secureMode":false,"version":1}`
 
 // envWith replaces (or with value "" removes) one field of validEnv.
 func envWith(name, value string) string {
@@ -179,15 +181,20 @@ func TestParseLineMalformed(t *testing.T) {
 		{"add with env a string", `{"op":"add","env":"e"}`, "env: not a JSON object"},
 		{"update without version", `{"op":"update","env":` + envWith("version", "") + `}`, `missing field "version"`},
 		{"field name in another case", `{"op":"update","env":` + strings.Replace(validEnv, `"envId"`, `"envID"`, 1) + `}`, `missing field "envId"`},
-		{"without expiresAt", `{"op":"add","env":` + envWith("expiresAt", "") + `}`, `missing field "expiresAt"`},
+		{"without expiringSdkKey", `{"op":"add","env":` + envWith("expiringSdkKey", "") + `}`, `missing field "expiringSdkKey"`},
+		{"expiringSdkKey without expiresAt", `{"op":"add","env":` + envWith("expiringSdkKey", `{"key":"o"}`) + `}`, `field "expiringSdkKey": missing field "expiresAt"`},
+		{"expiringSdkKey without key", `{"op":"add","env":` + envWith("expiringSdkKey", `{"expiresAt":1}`) + `}`, `field "expiringSdkKey": missing field "key"`},
+		{"expiringSdkKey with key null", `{"op":"add","env":` + envWith("expiringSdkKey", `{"key":null,"expiresAt":1}`) + `}`, `field "expiringSdkKey": field "key" is null`},
+		{"expiringSdkKey a string (the old form)", `{"op":"add","env":` + envWith("expiringSdkKey", `"o"`) + `}`, `field "expiringSdkKey": not a JSON object`},
 		{"sdkKey null", `{"op":"add","env":` + envWith("sdkKey", "null") + `}`, `field "sdkKey" is null`},
 		{"version a string", `{"op":"add","env":` + envWith("version", `"1"`) + `}`, `field "version"`},
 		{"version a fraction", `{"op":"add","env":` + envWith("version", `1.5`) + `}`, `field "version"`},
 		{"version too big", `{"op":"add","env":` + envWith("version", `9223372036854775808`) + `}`, `field "version"`},
-		{"ttlMinutes an exponent", `{"op":"add","env":` + envWith("ttlMinutes", `1e3`) + `}`, `field "ttlMinutes"`},
+		{"defaultTtlMinutes an exponent", `{"op":"add","env":` + envWith("defaultTtlMinutes", `1e3`) + `}`, `field "defaultTtlMinutes"`},
+		{"the old field names", `{"op":"add","env":` + strings.NewReplacer(`"projectKey"`, `"projKey"`, `"projectName"`, `"projName"`).Replace(validEnv) + `}`, `missing field "projectKey"`},
 		{"secureMode a string", `{"op":"add","env":` + envWith("secureMode", `"true"`) + `}`, `field "secureMode"`},
-		{"expiresAt negative", `{"op":"add","env":` + envWith("expiresAt", `-1`) + `}`, `field "expiresAt"`},
-		{"expiresAt a string", `{"op":"add","env":` + envWith("expiresAt", `"1796000000000"`) + `}`, `field "expiresAt"`},
+		{"expiresAt negative", `{"op":"add","env":` + envWith("expiringSdkKey", `{"key":"o","expiresAt":-1}`) + `}`, `field "expiringSdkKey": field "expiresAt"`},
+		{"expiresAt a string", `{"op":"add","env":` + envWith("expiringSdkKey", `{"key":"o","expiresAt":"1796000000000"}`) + `}`, `field "expiringSdkKey": field "expiresAt"`},
 		{"expiringSdkKey a number", `{"op":"add","env":` + envWith("expiringSdkKey", `7`) + `}`, `field "expiringSdkKey"`},
 		{"delete without envId", `{"op":"delete"}`, `missing field "envId"`},
 		{"delete with envId a number", `{"op":"delete","envId":7}`, `field "envId"`},
@@ -305,7 +312,9 @@ func TestEnvironmentStringMasksKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{ev.Env.String(), fmt.Sprint(*ev.Env), fmt.Sprintf("%v %+v %#v", ev.Env, *ev.Env, *ev.Env)} {
+	x := ev.Env.ExpiringSDKKey
+	for _, s := range []string{ev.Env.String(), fmt.Sprint(*ev.Env), fmt.Sprintf("%v %+v %#v", ev.Env, *ev.Env, *ev.Env),
+		fmt.Sprintf("%v %+v %#v %#v", *ev.Env, x, *x, x)} {
 		for _, key := range []string{"sdk-prod-0001-7777", "mob-prod-0000-2222", "sdk-prod-0000-1111"} {
 			if strings.Contains(s, key) {
 				t.Fatalf("%q shows the key %s", s, key)
@@ -325,12 +334,12 @@ type recorder struct {
 
 func describe(e Environment) string {
 	s := fmt.Sprintf("%s v%d", e.EnvID, e.Version)
-	if e.ExpiringSDKKey != nil {
+	if x := e.ExpiringSDKKey; x != nil {
 		at := "nil"
-		if e.ExpiresAt != nil {
-			at = fmt.Sprint(*e.ExpiresAt)
+		if x.ExpiresAt != nil {
+			at = fmt.Sprint(*x.ExpiresAt)
 		}
-		s += fmt.Sprintf(" expiring %s@%s", *e.ExpiringSDKKey, at)
+		s += fmt.Sprintf(" expiring %s@%s", x.Key, at)
 	}
 	return s
 }
@@ -351,4 +360,19 @@ func repoRoot(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return root
+}
+
+// The decoder goes by the struct: every field of Environment, named by its json tag, is required.
+func TestEveryEnvironmentFieldIsRequired(t *testing.T) {
+	ty := reflect.TypeOf(Environment{})
+	for i := 0; i < ty.NumField(); i++ {
+		name := ty.Field(i).Tag.Get("json")
+		if !strings.Contains(validEnv, `"`+name+`":`) {
+			t.Fatalf("validEnv lacks %q", name)
+		}
+		_, err := ParseLine([]byte(`{"op":"add","env":` + envWith(name, "") + `}`))
+		if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), fmt.Sprintf("missing field %q", name)) {
+			t.Fatalf("without %q: %v", name, err)
+		}
+	}
 }

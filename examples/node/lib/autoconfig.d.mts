@@ -263,7 +263,43 @@ export class StreamClient {
   onTimeout(now: U64): Step;
 }
 
-/** The ENV object of an add/update line as compact JSON (the bytes `autoconfig-host` prints). */
+/**
+ * The JSON form of a value the component gives, as {@link jsonReplacer} writes it: a `bigint`
+ * (u64/s64) is a `number` and an optional field (an `option` that is `none`) is present and
+ * `null`. Derived from the record types: it names no field of its own.
+ */
+export type JsonForm<T> = T extends bigint
+  ? number
+  : T extends object
+    ? { -readonly [K in keyof T]-?: undefined extends T[K] ? JsonForm<Exclude<T[K], undefined>> | null : JsonForm<T[K]> }
+    : T;
+
+/**
+ * The ENV object of an add/update line: {@link EnvironmentParams} (the WIT `environment-params`,
+ * camelCase names, in WIT order) in its JSON form, e.g. `expiringSdkKey: {key, expiresAt} | null`.
+ */
+export type EnvironmentJson = JsonForm<EnvironmentParams>;
+
+/** One line of `autoconfig-host` (and of {@link jsonLinesHandler}, and the hosts), parsed. */
+export type CallLine =
+  | { op: 'add' | 'update'; env: EnvironmentJson }
+  | { op: 'delete'; envId: string }
+  | { op: 'ready' }
+  | { op: 'key-expired'; envId: string; oldKey: string }
+  | { op: 'reset' };
+
+/**
+ * The `JSON.stringify` replacer that gives a record the component returned its JSON form
+ * ({@link JsonForm}): `bigint` to a number (exact on Node 21+, which has `JSON.rawJSON`; on Node 20
+ * exact up to 2^53), `undefined` to `null`.
+ */
+export function jsonReplacer(key: string, value: unknown): unknown;
+
+/**
+ * The ENV object of an add/update line as compact JSON (the bytes `autoconfig-host` prints):
+ * `JSON.stringify(p, jsonReplacer)`. Give it the record as the handler got it (every field
+ * present; `undefined` for `none`).
+ */
 export function envJson(p: EnvironmentParams): string;
 
 /** Each callback as its JSON line (without the newline), as `autoconfig-host` prints it. */

@@ -194,7 +194,8 @@ export function settings(s = {}) {
 }
 
 /**
- * The environment as jco gives it (the WIT `environment-params` record).
+ * The environment as jco gives it (the WIT `environment-params` record, its field names in
+ * camelCase). Its JSON form (`envJson`) is the `env` of autoconfig-host's add/update lines.
  * @typedef {object} EnvironmentParams
  * @property {string} envId
  * @property {string} envKey
@@ -611,18 +612,27 @@ export class StreamClient {
 // ---- The JSON-lines form of callbacks (the same bytes autoconfig-host prints) ----
 
 const jstr = (s) => JSON.stringify(s);
-const num = (n) => (n === null || n === undefined ? 'null' : String(n));
 
-/** The ENV object of an add/update line as compact JSON, keys in the documented order. */
+// JSON.rawJSON (Node 21+) keeps a u64/s64 exact past 2^53; without it (Node 20) a BigInt becomes
+// a Number, exact for every timestamp, TTL and version in practice (up to 2^53).
+const rawJSON = typeof JSON.rawJSON === 'function' ? JSON.rawJSON : null;
+
+/**
+ * The replacer that gives a jco value its JSON form: a BigInt (u64/s64) is a number, an
+ * `undefined` (an `option` that is `none`) is `null`. No field is named: the record's own fields,
+ * in WIT order, are the JSON's.
+ */
+export function jsonReplacer(_key, value) {
+  if (typeof value === 'bigint') return rawJSON ? rawJSON(value.toString()) : Number(value);
+  return value === undefined ? null : value;
+}
+
+/**
+ * The ENV object of an add/update line as compact JSON: the WIT `environment-params` record as
+ * jco gives it (camelCase WIT names, in WIT order), u64/s64 as numbers and `none` as `null`.
+ */
 export function envJson(p) {
-  const x = p.expiringSdkKey;
-  return (
-    `{"envId":${jstr(p.envId)},"envKey":${jstr(p.envKey)},"envName":${jstr(p.envName)},` +
-    `"projKey":${jstr(p.projectKey)},"projName":${jstr(p.projectName)},"sdkKey":${jstr(p.sdkKey)},` +
-    `"mobKey":${jstr(p.mobileKey)},"expiringSdkKey":${x ? jstr(x.key) : 'null'},` +
-    `"expiresAt":${x ? num(x.expiresAt) : 'null'},"ttlMinutes":${num(p.defaultTtlMinutes)},` +
-    `"secureMode":${p.secureMode ? 'true' : 'false'},"version":${num(p.version)}}`
-  );
+  return JSON.stringify(p, jsonReplacer);
 }
 
 export const lines = {

@@ -114,3 +114,26 @@ export function parse(text) {
 export function hasLoneSurrogate(s) {
   return /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(s);
 }
+
+/**
+ * A node as canonical JSON text: object keys sorted (by UTF-16 code units) at every level, no
+ * whitespace, integers exact, strings escaped as JSON.stringify does. Two JSON values are equal,
+ * whatever their key order, when their canonical texts are. Throws on a duplicate key.
+ */
+export function canonical(node) {
+  switch (node.kind) {
+    case 'object': {
+      if (node.duplicate) throw new Error(`duplicate field \`${node.duplicate}\``);
+      const keys = [...node.value.keys()].sort();
+      return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical(node.value.get(k))}`).join(',')}}`;
+    }
+    case 'array':
+      return `[${node.value.map(canonical).join(',')}]`;
+    case 'string':
+      return JSON.stringify(node.value);
+    case 'integer':
+      return node.value.toString();
+    default: // number (as written), boolean, null
+      return node.raw.trim();
+  }
+}

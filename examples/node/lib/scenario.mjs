@@ -1,13 +1,15 @@
 // The shared scenario corpus (tests/scenarios/*.json) run through the transpiled component: the
 // Node counterpart of tests/src/scenario.rs, with the same file format and the same checks
 // (exact callbacks in their JSON-lines form, restart directive, next deadline, log fragments).
+// An add/update's `env` is compared as a JSON value (key order aside) with the JSON form of the
+// record the component gave (`envJson`): no list of the record's fields is kept here.
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { AutoconfigClient, envJson, lines } from './autoconfig.mjs';
-import { hasLoneSurrogate, parse } from './json-raw.mjs';
+import { canonical, hasLoneSurrogate, parse } from './json-raw.mjs';
 
 /** <repo>/tests/scenarios */
 export const CORPUS_DIR = resolve(
@@ -16,8 +18,6 @@ export const CORPUS_DIR = resolve(
 );
 
 export const U64_MAX = (1n << 64n) - 1n;
-const I64_MIN = -(1n << 63n);
-const I64_MAX = (1n << 63n) - 1n;
 
 /** The scenario files, sorted by name (byte order, like the Rust runner's path sort). */
 export function corpusFiles(dir = CORPUS_DIR) {
@@ -65,13 +65,36 @@ export function int(n, where, min, max, required = true) {
   return n.value;
 }
 export const u64 = (n, where, required) => int(n, where, 0n, U64_MAX, required);
-const i64 = (n, where) => int(n, where, I64_MIN, I64_MAX, true);
-function bool(n, where) {
-  if (absent(n) || n.kind !== 'boolean') throw new Error(`${where}: expected a boolean`);
-  return n.value;
+
+/**
+ * An add/update line with its env in canonical JSON (keys sorted at every level, see
+ * `canonical`): the corpus's env objects and the component's records compare as JSON values.
+ * @param {'add' | 'update'} op
+ * @param {object} envNode the env as a json-raw node
+ */
+function envLine(op, envNode) {
+  return `{"op":"${op}","env":${canonical(envNode)}}`;
 }
 
-/** An expected callback, decoded and turned into its canonical JSON line. */
+/** The comparable line of an add/update callback: the record's JSON form, canonical. */
+export const recordLine = (op, params) => envLine(op, parse(envJson(params)));
+
+/**
+ * A handler that writes each callback down as its comparable line into `calls` (add/update by
+ * `recordLine`, the others as `lines` prints them) and each log line into `logs`.
+ */
+export function recordingHandler(calls, logs) {
+  return {
+    addEnvironment: (p) => calls.push(recordLine('add', p)),
+    updateEnvironment: (p) => calls.push(recordLine('update', p)),
+    deleteEnvironment: (id) => calls.push(lines.delete(id)),
+    receivedAllEnvironments: () => calls.push(lines.ready()),
+    keyExpired: (id, key) => calls.push(lines.keyExpired(id, key)),
+    log: (level, message) => logs.push([level, message]),
+  };
+}
+
+/** An expected callback, decoded and turned into its comparable line. */
 export function expectedLine(node, where) {
   if (node.kind !== 'object') throw new Error(`${where}: expected an object`);
   const op = string(node.value.get('op'), `${where}.op`);
@@ -79,34 +102,14 @@ export function expectedLine(node, where) {
     case 'add':
     case 'update': {
       const f = fields(node, where, ['op', 'env']);
-      if (f.get('env') === undefined) throw new Error(`${where}: missing field \`env\``);
-      const e = fields(f.get('env'), `${where}.env`, [
-        'envId', 'envKey', 'envName', 'projKey', 'projName', 'sdkKey', 'mobKey',
-        'expiringSdkKey', 'expiresAt', 'ttlMinutes', 'secureMode', 'version',
-      ]);
-      const w = (k) => `${where}.env.${k}`;
-      const expiringKey = string(e.get('expiringSdkKey'), w('expiringSdkKey'), false);
-      const expiresAt = u64(e.get('expiresAt'), w('expiresAt'), false);
-      // The JSON form cannot tell "no expiring key" from "a key without expiry" apart from
-      // the key itself; build the same params shape the component gives.
-      const params = {
-        envId: string(e.get('envId'), w('envId')),
-        envKey: string(e.get('envKey'), w('envKey')),
-        envName: string(e.get('envName'), w('envName')),
-        projectKey: string(e.get('projKey'), w('projKey')),
-        projectName: string(e.get('projName'), w('projName')),
-        sdkKey: string(e.get('sdkKey'), w('sdkKey')),
-        mobileKey: string(e.get('mobKey'), w('mobKey')),
-        expiringSdkKey: expiringKey === null ? null : { key: expiringKey, expiresAt },
-        defaultTtlMinutes: i64(e.get('ttlMinutes'), w('ttlMinutes')),
-        secureMode: bool(e.get('secureMode'), w('secureMode')),
-        version: i64(e.get('version'), w('version')),
-      };
-      if (expiringKey === null && expiresAt !== null) {
-        // Representable in the JSON form; compare it literally.
-        return `{"op":"${op}","env":${envJson(params).replace('"expiresAt":null', `"expiresAt":${expiresAt}`)}}`;
+      const env = f.get('env');
+      if (env === undefined) throw new Error(`${where}: missing field \`env\``);
+      if (env.kind !== 'object') throw new Error(`${where}.env: expected an object`);
+      try {
+        return envLine(op, env);
+      } catch (e) {
+        throw new Error(`${where}.env: ${e.message}`);
       }
-      return op === 'add' ? lines.add(params) : lines.update(params);
     }
     case 'delete': {
       const f = fields(node, where, ['op', 'envId']);
@@ -197,14 +200,7 @@ function dataText(step) {
 export function runScenario(component, scenario) {
   const calls = [];
   const logs = [];
-  const handler = {
-    addEnvironment: (p) => calls.push(lines.add(p)),
-    updateEnvironment: (p) => calls.push(lines.update(p)),
-    deleteEnvironment: (id) => calls.push(lines.delete(id)),
-    receivedAllEnvironments: () => calls.push(lines.ready()),
-    keyExpired: (id, key) => calls.push(lines.keyExpired(id, key)),
-    log: (level, message) => logs.push([level, message]),
-  };
+  const handler = recordingHandler(calls, logs);
   const client = new AutoconfigClient(component, handler);
   if (scenario.settings) client.configure(scenario.settings);
   const errors = [];

@@ -7,9 +7,9 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { LOG_LEVELS, StreamClient, StreamOptionsError, lines } from './autoconfig.mjs';
+import { LOG_LEVELS, StreamClient, StreamOptionsError } from './autoconfig.mjs';
 import { hasLoneSurrogate, parse } from './json-raw.mjs';
-import { absent, corpusFiles, expectedLine, fields, int, string, u64 } from './scenario.mjs';
+import { absent, corpusFiles, expectedLine, fields, int, recordingHandler, string, u64 } from './scenario.mjs';
 
 /** <repo>/tests/streams */
 export const STREAMS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../tests/streams');
@@ -217,14 +217,7 @@ const sameRequest = (a, b) =>
 export function runStreamCase(component, c) {
   const calls = [];
   const logs = [];
-  const handler = {
-    addEnvironment: (p) => calls.push(lines.add(p)),
-    updateEnvironment: (p) => calls.push(lines.update(p)),
-    deleteEnvironment: (id) => calls.push(lines.delete(id)),
-    receivedAllEnvironments: () => calls.push(lines.ready()),
-    keyExpired: (id, key) => calls.push(lines.keyExpired(id, key)),
-    log: (level, message) => logs.push([level, message]),
-  };
+  const handler = recordingHandler(calls, logs);
   const settings = { logLevel: c.logLevel };
   if (c.maxMessageBytes !== null) settings.maxMessageBytes = c.maxMessageBytes;
   const client = new StreamClient(component, handler, settings);

@@ -7,7 +7,9 @@ import {
   StreamOptionsError,
   TrapError,
   jsonLinesHandler,
+  type CallLine,
   type Directive,
+  type EnvironmentJson,
   type EnvironmentParams,
   type Handler,
   type LogLevel,
@@ -45,7 +47,16 @@ print('connect', request.url, request.headers.map(([name]) => name).join(','));
 step = stream.onResponse(200, 'text/event-stream', null, Date.now());
 const sse = 'event: put\ndata: {"path":"/","data":{"environments":{"s1":{"envId":"s1","version":1}}}}\nid: ev-1\n\n';
 step = stream.onBody(new TextEncoder().encode(sse), BigInt(Date.now()));
-print('stream', received.map((line) => (JSON.parse(line) as { op: string }).op).join(','), step.lastEventId ?? '-');
+const parsed = received.map((line) => JSON.parse(line) as CallLine);
+print('stream', parsed.map((line) => line.op).join(','), step.lastEventId ?? '-');
+// A JSON line's env is the record in its JSON form: numbers for u64/s64, null for none.
+for (const line of parsed) {
+  if (line.op !== 'add') continue;
+  const env: EnvironmentJson = line.env;
+  const version: number = env.version;
+  const expiring: { key: string; expiresAt: number | null } | null = env.expiringSdkKey;
+  print('json', env.envId, version, env.defaultTtlMinutes, String(expiring), Object.keys(env).join(','));
+}
 try {
   stream.start({ key: '' }, Date.now());
 } catch (e) {

@@ -38,24 +38,50 @@ test('a handler that throws kills the instance; the next call starts fresh', () 
   // The handler is told the state is gone; a fresh instance: `a` is new again.
   assert.deepEqual(out, [
     '{"op":"reset"}',
-    '{"op":"add","env":{"envId":"a","envKey":"","envName":"","projKey":"","projName":"","sdkKey":"","mobKey":"","expiringSdkKey":null,"expiresAt":null,"ttlMinutes":0,"secureMode":false,"version":1}}',
+    '{"op":"add","env":{"envId":"a","envKey":"","envName":"","projectKey":"","projectName":"","sdkKey":"","mobileKey":"","expiringSdkKey":null,"defaultTtlMinutes":0,"secureMode":false,"version":1}}',
     '{"op":"ready"}',
   ]);
 });
 
 test('JSON lines are byte for byte those of autoconfig-host (host/src/output.rs)', async () => {
-  const { lines } = await import('../lib/autoconfig.mjs');
+  const { envJson, jsonReplacer, lines } = await import('../lib/autoconfig.mjs');
   const p = {
     envId: 'e', envKey: 'k', envName: 'n', projectKey: 'p', projectName: 'pn', sdkKey: 's', mobileKey: 'm',
     expiringSdkKey: { key: 'o', expiresAt: 5n }, defaultTtlMinutes: 2n, secureMode: true, version: 3n,
   };
   assert.equal(
     lines.add(p),
-    '{"op":"add","env":{"envId":"e","envKey":"k","envName":"n","projKey":"p","projName":"pn","sdkKey":"s","mobKey":"m","expiringSdkKey":"o","expiresAt":5,"ttlMinutes":2,"secureMode":true,"version":3}}',
+    '{"op":"add","env":{"envId":"e","envKey":"k","envName":"n","projectKey":"p","projectName":"pn","sdkKey":"s","mobileKey":"m","expiringSdkKey":{"key":"o","expiresAt":5},"defaultTtlMinutes":2,"secureMode":true,"version":3}}',
   );
+  // `none` is undefined in jco's records, null in JSON; an expiring key may have no expiry.
+  assert.equal(
+    lines.update({ ...p, expiringSdkKey: undefined }),
+    '{"op":"update","env":{"envId":"e","envKey":"k","envName":"n","projectKey":"p","projectName":"pn","sdkKey":"s","mobileKey":"m","expiringSdkKey":null,"defaultTtlMinutes":2,"secureMode":true,"version":3}}',
+  );
+  assert.match(envJson({ ...p, expiringSdkKey: { key: 'o', expiresAt: undefined } }), /"expiringSdkKey":\{"key":"o","expiresAt":null\},/);
+  // s64 extremes: exact where JSON.rawJSON exists (Node 21+), the nearest number otherwise.
+  const big = JSON.parse(envJson({ ...p, defaultTtlMinutes: -(2n ** 53n), version: 2n ** 53n }));
+  assert.equal(big.defaultTtlMinutes, -(2 ** 53));
+  assert.equal(big.version, 2 ** 53);
+  if (typeof JSON.rawJSON === 'function') {
+    assert.match(JSON.stringify({ v: (1n << 63n) - 1n }, jsonReplacer), /"v":9223372036854775807/);
+  }
   assert.equal(lines.ready(), '{"op":"ready"}');
   assert.equal(lines.delete('e'), '{"op":"delete","envId":"e"}');
   assert.equal(lines.keyExpired('e', 'o'), '{"op":"key-expired","envId":"e","oldKey":"o"}');
+});
+
+test('the JSON form is the record the handler got: the same fields, in the same (WIT) order', async () => {
+  const { envJson } = await import('../lib/autoconfig.mjs');
+  const got = [];
+  const client = new AutoconfigClient(component, { ...jsonLinesHandler(() => {}), addEnvironment: (p) => got.push(p) });
+  const env = { envId: 'e', version: 1, sdkKey: { value: 'new', expiring: { value: 'old', timestamp: 1796000009000 } } };
+  client.onEvent('put', JSON.stringify({ path: '/', data: { environments: { e: env } } }), 1796000000000n);
+  assert.equal(got.length, 1);
+  const json = JSON.parse(envJson(got[0]));
+  assert.deepEqual(Object.keys(json), Object.keys(got[0]));
+  assert.deepEqual(Object.keys(json.expiringSdkKey), Object.keys(got[0].expiringSdkKey));
+  assert.deepEqual(json.expiringSdkKey, { key: 'old', expiresAt: 1796000009000 });
 });
 
 // ---- argument checks: a wrong argument throws before the component is entered ----

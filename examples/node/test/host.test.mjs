@@ -28,9 +28,9 @@ function line(op, id, version, extra = {}) {
   return JSON.stringify({
     op,
     env: {
-      envId: id, envKey: `key-${id}`, envName: `Name ${id}`, projKey: 'proj', projName: 'Project',
-      sdkKey: `sdk-${id}`, mobKey: `mob-${id}`, expiringSdkKey: null, expiresAt: null,
-      ttlMinutes: 0, secureMode: false, version, ...extra,
+      envId: id, envKey: `key-${id}`, envName: `Name ${id}`, projectKey: 'proj', projectName: 'Project',
+      sdkKey: `sdk-${id}`, mobileKey: `mob-${id}`, expiringSdkKey: null, defaultTtlMinutes: 0,
+      secureMode: false, version, ...extra,
     },
   });
 }
@@ -296,7 +296,7 @@ test('malformed data, a 503 and a 200 that is not an event stream are retried; a
   }
   assert.equal(srv.requests.length, 4);
   assert.deepEqual(host.out, [
-    line('add', 'a', 1, { expiringSdkKey: 'old-a', expiresAt: soon }),
+    line('add', 'a', 1, { expiringSdkKey: { key: 'old-a', expiresAt: soon } }),
     '{"op":"ready"}',
     '{"op":"key-expired","envId":"a","oldKey":"old-a"}',
   ]);

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 
 import { Component } from '../lib/autoconfig.mjs';
 import { componentPath } from '../scripts/transpile.mjs';
-import { CORPUS_DIR, corpusFiles, loadScenario, runScenario } from '../lib/scenario.mjs';
+import { CORPUS_DIR, corpusFiles, decodeScenario, loadScenario, runScenario } from '../lib/scenario.mjs';
 
 const files = corpusFiles();
 const component = await Component.load();
@@ -28,3 +28,42 @@ for (const file of files) {
     assert.deepEqual(errors, [], errors.join('\n'));
   });
 }
+
+test('runner: an env compares as a JSON value (key order is free; a wrong, missing or extra field is reported)', () => {
+  const env = {
+    envId: 'e', envKey: 'k', envName: 'n', projectKey: 'p', projectName: 'pn', sdkKey: 'new', mobileKey: 'm',
+    expiringSdkKey: { key: 'old', expiresAt: 1796000009000 }, defaultTtlMinutes: 5, secureMode: true, version: 2,
+  };
+  const wire = {
+    envId: 'e', envKey: 'k', envName: 'n', projKey: 'p', projName: 'pn', mobKey: 'm', defaultTtl: 5, secureMode: true, version: 2,
+    sdkKey: { value: 'new', expiring: { value: 'old', timestamp: 1796000009000 } },
+  };
+  const scenario = (expected) =>
+    decodeScenario(JSON.stringify({
+      name: 'runner check',
+      steps: [{
+        event: 'put', now: 1796000000000, data: { path: '/', data: { environments: { e: wire } } },
+        expect: { calls: [{ op: 'add', env: expected }, { op: 'ready' }], nextDeadline: 1796000009000 },
+      }],
+    }));
+  const reversed = Object.fromEntries(Object.entries(env).reverse());
+  reversed.expiringSdkKey = { expiresAt: 1796000009000, key: 'old' };
+  assert.deepEqual(runScenario(component, scenario(env)), []);
+  assert.deepEqual(runScenario(component, scenario(reversed)), []);
+  const { version, ...missing } = env;
+  for (const wrong of [
+    { ...env, expiringSdkKey: { key: 'old', expiresAt: 1796000009001 } },
+    { ...env, expiringSdkKey: { key: 'old' } },
+    { ...env, expiringSdkKey: null },
+    { ...env, version: '2' },
+    { ...env, extra: 1 },
+    missing,
+  ]) {
+    assert.match(runScenario(component, scenario(wrong)).join('\n'), /^step 0: callbacks differ/);
+  }
+  assert.equal(version, 2);
+  assert.throws(
+    () => decodeScenario('{"name":"x","steps":[{"tick":1,"expect":{"calls":[{"op":"add","env":{"envId":"a","envId":"b"}}]}}]}'),
+    /steps\[0\]\.expect\.calls\[0\]\.env: duplicate field `envId`/,
+  );
+});

@@ -22,13 +22,16 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ctypes
+import dataclasses
+import functools
 import importlib.resources
 import json
 import os
 import secrets
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional, Protocol, Union
+from typing import Any, Callable, Optional, Protocol, TypeVar, Union
 
 import wasmtime
 from wasmtime import _ffi as ffi
@@ -193,14 +196,25 @@ class Handler(Protocol):
     def log(self, level: str, message: str) -> None: ...
 
 
+# The WIT records the handler gets, as dataclasses: the WIT fields in WIT order, their names in
+# snake_case. Lifting (``_from_record``) and the JSON form (``_json_form``) go by these
+# declarations alone, field by field: no other list of fields is kept.
+
+
 @dataclass(frozen=True)
 class ExpiringKey:
+    """The WIT ``expiring-key``: an old SDK key that stays valid until ``expires_at``."""
+
+    #: The old SDK key.
     key: str
+    #: When it stops being valid (ms since the Unix epoch); None when the stream gave no expiry.
     expires_at: Optional[int]
 
 
 @dataclass(frozen=True)
 class EnvironmentParams:
+    """The WIT ``environment-params``: everything the proxy needs to serve one environment."""
+
     env_id: str
     env_key: str
     env_name: str
@@ -208,6 +222,7 @@ class EnvironmentParams:
     project_name: str
     sdk_key: str
     mobile_key: str
+    #: The previous SDK key while it is still valid, or None.
     expiring_sdk_key: Optional[ExpiringKey]
     default_ttl_minutes: int
     secure_mode: bool
@@ -215,23 +230,62 @@ class EnvironmentParams:
 
     @staticmethod
     def from_record(r: Record) -> "EnvironmentParams":
-        # Records arrive as wasmtime `Record` objects with the WIT (kebab-case) field names.
-        x = getattr(r, "expiring-sdk-key")
-        return EnvironmentParams(
-            env_id=getattr(r, "env-id"),
-            env_key=getattr(r, "env-key"),
-            env_name=getattr(r, "env-name"),
-            project_key=getattr(r, "project-key"),
-            project_name=getattr(r, "project-name"),
-            sdk_key=getattr(r, "sdk-key"),
-            mobile_key=getattr(r, "mobile-key"),
-            expiring_sdk_key=None
-            if x is None
-            else ExpiringKey(key=x.key, expires_at=getattr(x, "expires-at")),
-            default_ttl_minutes=getattr(r, "default-ttl-minutes"),
-            secure_mode=getattr(r, "secure-mode"),
-            version=getattr(r, "version"),
+        """The dataclass of a wasmtime ``Record`` (attributes with the WIT kebab-case names)."""
+        return _from_record(EnvironmentParams, r)
+
+
+_D = TypeVar("_D")
+
+
+@functools.cache
+def _record_fields(cls: type) -> tuple[tuple[str, str, Optional[type]], ...]:
+    """(snake_case name, WIT name, nested dataclass or None) of each field of a record dataclass."""
+    hints = typing.get_type_hints(cls)
+    out = []
+    for f in dataclasses.fields(cls):
+        hint = hints[f.name]
+        nested = next(
+            (t for t in (hint, *typing.get_args(hint)) if isinstance(t, type) and dataclasses.is_dataclass(t)),
+            None,
         )
+        out.append((f.name, f.name.replace("_", "-"), nested))
+    return tuple(out)
+
+
+def _from_record(cls: type[_D], r: Any) -> _D:
+    """Lifts a wasmtime ``Record`` into the dataclass ``cls``, field by field (WIT name: the
+    field's name in kebab-case), nested records too. The record must have exactly those fields."""
+    fields = _record_fields(typing.cast(type, cls))
+    got = vars(r)
+    if len(got) != len(fields) or any(wit not in got for _, wit, _ in fields):
+        raise TypeError(
+            f"the component's record has the fields {sorted(got)}, {cls.__name__} expects "
+            f"{sorted(wit for _, wit, _ in fields)} (a component built from another WIT?)"
+        )
+    values = {}
+    for name, wit, nested in fields:
+        v = got[wit]
+        values[name] = v if nested is None or v is None else _from_record(nested, v)
+    return cls(**values)
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(w[:1].upper() + w[1:] for w in rest)
+
+
+@functools.cache
+def _json_names(cls: type) -> tuple[tuple[str, str], ...]:
+    """(attribute, JSON name: the attribute in camelCase) of each field of a record dataclass."""
+    return tuple((f.name, _camel(f.name)) for f in dataclasses.fields(cls))
+
+
+def _json_form(value: Any) -> Any:
+    """A record dataclass as a dict with the camelCase names, in field order (nested records too);
+    anything else as is (None is JSON null)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {key: _json_form(getattr(value, attr)) for attr, key in _json_names(type(value))}
+    return value
 
 
 @dataclass(frozen=True)
@@ -645,21 +699,11 @@ def _s(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _n(value: Optional[int]) -> str:
-    return "null" if value is None else str(value)
-
-
 def env_json(p: EnvironmentParams) -> str:
-    """The ENV object of an add/update line, keys in the documented order."""
-    x = p.expiring_sdk_key
-    return (
-        f'{{"envId":{_s(p.env_id)},"envKey":{_s(p.env_key)},"envName":{_s(p.env_name)},'
-        f'"projKey":{_s(p.project_key)},"projName":{_s(p.project_name)},"sdkKey":{_s(p.sdk_key)},'
-        f'"mobKey":{_s(p.mobile_key)},"expiringSdkKey":{"null" if x is None else _s(x.key)},'
-        f'"expiresAt":{"null" if x is None else _n(x.expires_at)},'
-        f'"ttlMinutes":{p.default_ttl_minutes},"secureMode":{"true" if p.secure_mode else "false"},'
-        f'"version":{p.version}}}'
-    )
+    """The ENV object of an add/update line: the WIT ``environment-params`` record with its field
+    names in camelCase, in WIT order (``expiringSdkKey`` a ``{"key","expiresAt"}`` object or
+    null), derived from the dataclass field by field."""
+    return json.dumps(_json_form(p), ensure_ascii=False, separators=(",", ":"))
 
 
 def add_line(p: EnvironmentParams) -> str:

@@ -1,6 +1,8 @@
 """The shared scenario corpus (tests/scenarios/*.json) run through the component: the Python
 counterpart of tests/src/scenario.rs, with the same file format and the same checks (exact
-callbacks in their JSON-lines form, restart directive, next deadline, log fragments).
+callbacks in their JSON-lines form, restart directive, next deadline, log fragments). An
+add/update's ``env`` is compared as a JSON value (key order aside) with the JSON form of the
+record the component gave (``env_json``): no list of the record's fields is kept here.
 
     python -m relay_autoconfig.scenario [DIR]
 """
@@ -17,21 +19,17 @@ from typing import Any, Optional
 from .component import (
     AutoconfigClient,
     EnvironmentParams,
-    ExpiringKey,
     Runtime,
-    add_line,
     delete_line,
     env_json,
     key_expired_line,
     ready_line,
-    update_line,
 )
 
 #: <repo>/tests/scenarios
 CORPUS_DIR = Path(__file__).resolve().parents[3] / "tests" / "scenarios"
 
 U64_MAX = (1 << 64) - 1
-I64_MIN, I64_MAX = -(1 << 63), (1 << 63) - 1
 
 
 # ---- a strict JSON parser that keeps each value's source text ----
@@ -155,6 +153,26 @@ def parse(text: str) -> Node:
     return root
 
 
+def canonical(node: Node) -> str:
+    """A node as canonical JSON text: object keys sorted at every level, no whitespace, integers
+    exact. Two JSON values are equal, whatever their key order, when their canonical texts are.
+    Raises ValueError on a duplicate key."""
+    if node.kind == "object":
+        if node.duplicate is not None:
+            raise ValueError(f"duplicate field `{node.duplicate}`")
+        members = ",".join(
+            f"{json.dumps(k, ensure_ascii=False)}:{canonical(node.value[k])}" for k in sorted(node.value)
+        )
+        return "{" + members + "}"
+    if node.kind == "array":
+        return "[" + ",".join(canonical(v) for v in node.value) + "]"
+    if node.kind == "string":
+        return json.dumps(node.value, ensure_ascii=False)
+    if node.kind == "integer":
+        return str(node.value)
+    return node.raw.strip()  # number (as written), boolean, null
+
+
 # ---- strict decoding (the Rust structs use deny_unknown_fields) ----
 
 
@@ -197,14 +215,42 @@ def _u64(n, where, required=True):
     return _int(n, where, 0, U64_MAX, required)
 
 
-def _i64(n, where):
-    return _int(n, where, I64_MIN, I64_MAX)
+def _env_line(op: str, env: Node) -> str:
+    """An add/update line with its env in canonical JSON (``canonical``): the corpus's env objects
+    and the component's records compare as JSON values."""
+    return f'{{"op":"{op}","env":{canonical(env)}}}'
 
 
-def _bool(n: Optional[Node], where: str) -> bool:
-    if _absent(n) or n.kind != "boolean":
-        raise ValueError(f"{where}: expected a boolean")
-    return n.value
+def record_line(op: str, p: EnvironmentParams) -> str:
+    """The comparable line of an add/update callback: the record's JSON form, canonical."""
+    return _env_line(op, parse(env_json(p)))
+
+
+class Recorder:
+    """A handler that writes each callback down as its comparable line (add/update by
+    ``record_line``, the others as the JSON-lines form prints them), and each log line."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self.logs: list[tuple[str, str]] = []
+
+    def add_environment(self, p: EnvironmentParams) -> None:
+        self.calls.append(record_line("add", p))
+
+    def update_environment(self, p: EnvironmentParams) -> None:
+        self.calls.append(record_line("update", p))
+
+    def delete_environment(self, env_id: str) -> None:
+        self.calls.append(delete_line(env_id))
+
+    def received_all_environments(self) -> None:
+        self.calls.append(ready_line())
+
+    def key_expired(self, env_id: str, old_key: str) -> None:
+        self.calls.append(key_expired_line(env_id, old_key))
+
+    def log(self, level: str, message: str) -> None:
+        self.logs.append((level, message))
 
 
 def _expected_line(node: Node, where: str) -> str:
@@ -215,33 +261,12 @@ def _expected_line(node: Node, where: str) -> str:
         f = _fields(node, where, ["op", "env"])
         if "env" not in f:
             raise ValueError(f"{where}: missing field `env`")
-        e = _fields(
-            f["env"],
-            f"{where}.env",
-            ["envId", "envKey", "envName", "projKey", "projName", "sdkKey", "mobKey",
-             "expiringSdkKey", "expiresAt", "ttlMinutes", "secureMode", "version"],
-        )
-        w = lambda k: f"{where}.env.{k}"  # noqa: E731
-        key = _string(e.get("expiringSdkKey"), w("expiringSdkKey"), False)
-        expires_at = _u64(e.get("expiresAt"), w("expiresAt"), False)
-        params = EnvironmentParams(
-            env_id=_string(e.get("envId"), w("envId")),
-            env_key=_string(e.get("envKey"), w("envKey")),
-            env_name=_string(e.get("envName"), w("envName")),
-            project_key=_string(e.get("projKey"), w("projKey")),
-            project_name=_string(e.get("projName"), w("projName")),
-            sdk_key=_string(e.get("sdkKey"), w("sdkKey")),
-            mobile_key=_string(e.get("mobKey"), w("mobKey")),
-            expiring_sdk_key=None if key is None else ExpiringKey(key, expires_at),
-            default_ttl_minutes=_i64(e.get("ttlMinutes"), w("ttlMinutes")),
-            secure_mode=_bool(e.get("secureMode"), w("secureMode")),
-            version=_i64(e.get("version"), w("version")),
-        )
-        if key is None and expires_at is not None:
-            # Representable in the JSON form (never produced by the component); compare literally.
-            env = env_json(params).replace('"expiresAt":null', f'"expiresAt":{expires_at}')
-            return f'{{"op":"{op}","env":{env}}}'
-        return add_line(params) if op == "add" else update_line(params)
+        if f["env"].kind != "object":
+            raise ValueError(f"{where}.env: expected an object")
+        try:
+            return _env_line(op, f["env"])
+        except ValueError as e:
+            raise ValueError(f"{where}.env: {e}") from None
     if op == "delete":
         f = _fields(node, where, ["op", "envId"])
         return delete_line(_string(f.get("envId"), f"{where}.envId"))
@@ -362,34 +387,10 @@ def load(path: Path) -> Scenario:
         raise ValueError(f"{path}: {e}") from e
 
 
-class _Recorder:
-    def __init__(self) -> None:
-        self.calls: list[str] = []
-        self.logs: list[tuple[str, str]] = []
-
-    def add_environment(self, p):
-        self.calls.append(add_line(p))
-
-    def update_environment(self, p):
-        self.calls.append(update_line(p))
-
-    def delete_environment(self, env_id):
-        self.calls.append(delete_line(env_id))
-
-    def received_all_environments(self):
-        self.calls.append(ready_line())
-
-    def key_expired(self, env_id, old_key):
-        self.calls.append(key_expired_line(env_id, old_key))
-
-    def log(self, level, message):
-        self.logs.append((level, message))
-
-
 def run(runtime: Runtime, scenario: Scenario) -> list[str]:
     """Runs a scenario on a fresh instance; returns every mismatch (empty: passed). Raises on a
     malformed step or a trap, as the Rust runner fails."""
-    rec = _Recorder()
+    rec = Recorder()
     client = AutoconfigClient(runtime, rec)
     if scenario.max_message_bytes is not None:
         client.configure(scenario.max_message_bytes)

@@ -24,13 +24,8 @@ from .component import (
     Step,
     StreamClient,
     StreamOptions,
-    add_line,
-    delete_line,
-    key_expired_line,
-    ready_line,
-    update_line,
 )
-from .scenario import Node, _absent, _expected_line, _fields, _int, _string, _u64, parse
+from .scenario import Node, Recorder, _absent, _expected_line, _fields, _int, _string, _u64, parse
 
 #: <repo>/tests/streams
 CORPUS_DIR = Path(__file__).resolve().parents[3] / "tests" / "streams"
@@ -293,30 +288,6 @@ def load(path: Path) -> StreamCase:
 # ---- running ----
 
 
-class _Recorder:
-    def __init__(self) -> None:
-        self.calls: list[str] = []
-        self.logs: list[tuple[str, str]] = []
-
-    def add_environment(self, p) -> None:
-        self.calls.append(add_line(p))
-
-    def update_environment(self, p) -> None:
-        self.calls.append(update_line(p))
-
-    def delete_environment(self, env_id: str) -> None:
-        self.calls.append(delete_line(env_id))
-
-    def received_all_environments(self) -> None:
-        self.calls.append(ready_line())
-
-    def key_expired(self, env_id: str, old_key: str) -> None:
-        self.calls.append(key_expired_line(env_id, old_key))
-
-    def log(self, level: str, message: str) -> None:
-        self.logs.append((level, message))
-
-
 def _show_request(r: Optional[Request]) -> str:
     if r is None:
         return "null"
@@ -338,7 +309,7 @@ def _call(client: StreamClient, action: Action) -> Step:
 def run(runtime: Runtime, case: StreamCase) -> list[str]:
     """Runs a case on a fresh instance; returns every mismatch (empty: passed). Raises
     ``ValueError`` on a trap, as the Rust runner fails."""
-    rec = _Recorder()
+    rec = Recorder()
     client = StreamClient(runtime, rec, log_level=case.log_level)
     if case.max_message_bytes is not None:
         client.configure(case.max_message_bytes, case.log_level)

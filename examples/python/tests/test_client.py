@@ -1,5 +1,6 @@
 """The library: size limit before the guest, fuel, trap recovery with a fresh instance."""
 
+import dataclasses
 import json
 
 import pytest
@@ -52,7 +53,7 @@ def test_a_handler_exception_kills_the_instance_and_the_next_call_starts_fresh(r
     client.on_event("put", put(["a"]), 1001)
     assert out == [
         '{"op":"reset"}',
-        '{"op":"add","env":{"envId":"a","envKey":"","envName":"","projKey":"","projName":"","sdkKey":"","mobKey":"","expiringSdkKey":null,"expiresAt":null,"ttlMinutes":0,"secureMode":false,"version":1}}',
+        '{"op":"add","env":{"envId":"a","envKey":"","envName":"","projectKey":"","projectName":"","sdkKey":"","mobileKey":"","expiringSdkKey":null,"defaultTtlMinutes":0,"secureMode":false,"version":1}}',
         '{"op":"ready"}',
     ]
 
@@ -69,17 +70,79 @@ def test_running_out_of_fuel_traps_instead_of_hanging():
 
 def test_json_lines_are_byte_for_byte_those_of_autoconfig_host():
     from relay_autoconfig.component import (
-        EnvironmentParams, ExpiringKey, add_line, delete_line, key_expired_line, ready_line,
+        EnvironmentParams, ExpiringKey, add_line, delete_line, env_json, key_expired_line, ready_line, update_line,
     )
 
     p = EnvironmentParams("e", "k", "n", "p", "pn", "s", "m", ExpiringKey("o", 5), 2, True, 3)
     assert add_line(p) == (
-        '{"op":"add","env":{"envId":"e","envKey":"k","envName":"n","projKey":"p","projName":"pn",'
-        '"sdkKey":"s","mobKey":"m","expiringSdkKey":"o","expiresAt":5,"ttlMinutes":2,"secureMode":true,"version":3}}'
+        '{"op":"add","env":{"envId":"e","envKey":"k","envName":"n","projectKey":"p","projectName":"pn",'
+        '"sdkKey":"s","mobileKey":"m","expiringSdkKey":{"key":"o","expiresAt":5},"defaultTtlMinutes":2,'
+        '"secureMode":true,"version":3}}'
+    )
+    none = dataclasses.replace(p, expiring_sdk_key=None)
+    assert update_line(none) == (
+        '{"op":"update","env":{"envId":"e","envKey":"k","envName":"n","projectKey":"p","projectName":"pn",'
+        '"sdkKey":"s","mobileKey":"m","expiringSdkKey":null,"defaultTtlMinutes":2,"secureMode":true,"version":3}}'
+    )
+    no_expiry = dataclasses.replace(p, expiring_sdk_key=ExpiringKey("o", None))
+    assert '"expiringSdkKey":{"key":"o","expiresAt":null},' in env_json(no_expiry)
+    # s64/u64 extremes stay exact; strings are escaped as serde_json does.
+    extreme = dataclasses.replace(
+        p, env_name='tab\t"q"\\ été\x00', expiring_sdk_key=ExpiringKey("o", (1 << 64) - 1),
+        default_ttl_minutes=-(1 << 63), version=(1 << 63) - 1,
+    )
+    assert (
+        '"envName":"tab\\t\\"q\\"\\\\ été\\u0000",' in env_json(extreme)
+        and '"expiresAt":18446744073709551615},"defaultTtlMinutes":-9223372036854775808,' in env_json(extreme)
+        and env_json(extreme).endswith('"version":9223372036854775807}')
     )
     assert ready_line() == '{"op":"ready"}'
     assert delete_line("e") == '{"op":"delete","envId":"e"}'
     assert key_expired_line("e", "o") == '{"op":"key-expired","envId":"e","oldKey":"o"}'
+
+
+def test_the_json_form_is_the_record_the_component_gave(runtime, monkeypatch):
+    """Every field of the WIT record, in WIT order, named in camelCase: the dataclass is lifted
+    from the record and written out by its own fields, nested ones too."""
+    import relay_autoconfig.component as component
+
+    records, got = [], []
+    lift = component._from_record
+
+    def spy(cls, r):
+        records.append(r)
+        return lift(cls, r)
+
+    monkeypatch.setattr(component, "_from_record", spy)
+    handler = JsonLinesHandler(lambda line: None)
+    monkeypatch.setattr(handler, "add_environment", got.append)
+    client = AutoconfigClient(runtime, handler)
+    env = {"envId": "e", "version": 1, "sdkKey": {"value": "new", "expiring": {"value": "old", "timestamp": 1796000009000}}}
+    client.on_event("put", json.dumps({"path": "/", "data": {"environments": {"e": env}}}), 1796000000000)
+    assert len(got) == 1 and len(records) == 2  # the environment, then its expiring key
+
+    def camel(wit):
+        head, *rest = wit.split("-")
+        return head + "".join(w.capitalize() for w in rest)
+
+    out = json.loads(component.env_json(got[0]))
+    assert list(out) == [camel(k) for k in vars(records[0])]
+    assert list(out["expiringSdkKey"]) == [camel(k) for k in vars(records[1])]
+    assert out["expiringSdkKey"] == {"key": "old", "expiresAt": 1796000009000}
+
+
+def test_a_record_that_does_not_match_the_dataclass_is_refused():
+    from wasmtime.component import Record
+
+    from relay_autoconfig.component import ExpiringKey, _from_record
+
+    r = Record()
+    setattr(r, "key", "k")
+    setattr(r, "expires-at", 7)
+    assert _from_record(ExpiringKey, r) == ExpiringKey("k", 7)
+    setattr(r, "expires-in", 7)
+    with pytest.raises(TypeError, match="expects"):
+        _from_record(ExpiringKey, r)
 
 
 BAD_CALLS = [

@@ -30,9 +30,9 @@ def env(i: str, version: int) -> dict:
 
 
 def line(op: str, i: str, version: int) -> str:
-    e = {"envId": i, "envKey": f"key-{i}", "envName": f"Name {i}", "projKey": "proj", "projName": "Project",
-         "sdkKey": f"sdk-{i}", "mobKey": f"mob-{i}", "expiringSdkKey": None, "expiresAt": None,
-         "ttlMinutes": 0, "secureMode": False, "version": version}
+    e = {"envId": i, "envKey": f"key-{i}", "envName": f"Name {i}", "projectKey": "proj", "projectName": "Project",
+         "sdkKey": f"sdk-{i}", "mobileKey": f"mob-{i}", "expiringSdkKey": None, "defaultTtlMinutes": 0,
+         "secureMode": False, "version": version}
     return json.dumps({"op": op, "env": e}, separators=(",", ":"))
 
 
@@ -254,7 +254,8 @@ def test_an_expiry_timer_fires_from_the_hosts_own_deadline(harness):
 
     srv, host = harness(script)
     host.wait_lines(3)
-    assert json.loads(host.out[0])["env"]["expiringSdkKey"] == "old-a"
+    expiring = json.loads(host.out[0])["env"]["expiringSdkKey"]
+    assert expiring["key"] == "old-a" and isinstance(expiring["expiresAt"], int)
     assert host.out[1:] == ['{"op":"ready"}', '{"op":"key-expired","envId":"a","oldKey":"old-a"}']
     assert len(srv.requests) == 1
     assert host.signal(signal.SIGTERM) == 0

@@ -1,26 +1,26 @@
 //! Shared pieces of the runner's integration tests: a raw-bytes SSE test server on 127.0.0.1
-//! with per-request scripted responses, a recording [`Handler`], the component compiled once per
-//! test binary, short stream timings, and deadline-bounded waits.
+//! with per-request scripted responses, short stream timings, and deadline-bounded waits. The
+//! recording handler and the event builders are `autoconfig-test-support`'s.
 
 #![allow(
     dead_code,
+    unused_imports,
     reason = "each test binary uses a different part of this module"
 )]
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use autoconfig_host::handler::{EnvironmentParams, Handler};
-use autoconfig_host::output::CallLine;
 use autoconfig_host::runner::{self, Exit, RunError, StreamConfig};
-use autoconfig_host::{Driver, Limits, Runtime, Settings};
+use autoconfig_host::{Driver, Settings};
+pub use autoconfig_test_support::events::{delete, env, patch, put, sse as event};
+pub use autoconfig_test_support::{Recorder, op, runtime};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
 use axum::response::Response;
-use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -31,12 +31,6 @@ pub const DEADLINE: Duration = Duration::from_secs(30);
 /// How often a condition is polled.
 const POLL: Duration = Duration::from_millis(10);
 
-/// The component, compiled once per test binary.
-pub fn runtime() -> &'static Runtime {
-    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| Runtime::built(Limits::default()).expect("the built component compiles"))
-}
-
 /// Logs to the test output when `RUST_LOG` is set (for debugging a failing test).
 pub fn init_logs() {
     if std::env::var_os("RUST_LOG").is_some() {
@@ -45,122 +39,6 @@ pub fn init_logs() {
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
             .try_init();
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// The recording handler.
-// ---------------------------------------------------------------------------------------------
-
-/// The callbacks a [`Recorder`] received, shared with the test.
-#[derive(Debug, Clone, Default)]
-pub struct Calls(Arc<Mutex<Vec<CallLine>>>);
-
-impl Calls {
-    /// Every callback so far.
-    pub fn all(&self) -> Vec<CallLine> {
-        self.0
-            .lock()
-            .expect("the calls lock is not poisoned")
-            .clone()
-    }
-
-    /// Every callback so far in short form (see [`op`]).
-    pub fn ops(&self) -> Vec<String> {
-        self.all().iter().map(op).collect()
-    }
-
-    fn push(&self, line: CallLine) {
-        self.0
-            .lock()
-            .expect("the calls lock is not poisoned")
-            .push(line);
-    }
-}
-
-/// A [`Handler`] that records each callback.
-#[derive(Debug, Clone)]
-pub struct Recorder(pub Calls);
-
-impl Handler for Recorder {
-    fn add_environment(&mut self, params: EnvironmentParams) {
-        self.0.push(CallLine::Add { env: params.into() });
-    }
-
-    fn update_environment(&mut self, params: EnvironmentParams) {
-        self.0.push(CallLine::Update { env: params.into() });
-    }
-
-    fn delete_environment(&mut self, env_id: String) {
-        self.0.push(CallLine::Delete { env_id });
-    }
-
-    fn received_all_environments(&mut self) {
-        self.0.push(CallLine::Ready);
-    }
-
-    fn key_expired(&mut self, env_id: String, old_key: String) {
-        self.0.push(CallLine::KeyExpired { env_id, old_key });
-    }
-}
-
-/// A callback in short form: `add ID@VERSION`, `update ID@VERSION`, `delete ID`, `ready`,
-/// `key-expired ID OLDKEY`.
-pub fn op(line: &CallLine) -> String {
-    match line {
-        CallLine::Add { env } => format!("add {}@{}", env.env_id, env.version),
-        CallLine::Update { env } => format!("update {}@{}", env.env_id, env.version),
-        CallLine::Delete { env_id } => format!("delete {env_id}"),
-        CallLine::Ready => "ready".to_owned(),
-        CallLine::KeyExpired { env_id, old_key } => format!("key-expired {env_id} {old_key}"),
-        CallLine::Reset => "reset".to_owned(),
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Event builders.
-// ---------------------------------------------------------------------------------------------
-
-/// The stream's JSON for environment `id` at `version`.
-pub fn env(id: &str, version: i64) -> Value {
-    json!({
-        "envId": id,
-        "envKey": format!("{id}-key"),
-        "envName": format!("{id} name"),
-        "projKey": "proj",
-        "projName": "Project",
-        "sdkKey": {"value": format!("sdk-{id}-{version}")},
-        "mobKey": format!("mob-{id}"),
-        "defaultTtl": 0,
-        "secureMode": false,
-        "version": version,
-    })
-}
-
-/// One SSE event with LF line ends (`data` on one line).
-pub fn event(name: &str, data: &str) -> String {
-    format!("event: {name}\ndata: {data}\n\n")
-}
-
-/// A `put` event of these `(id, version)` environments.
-pub fn put(envs: &[(&str, i64)]) -> String {
-    let environments: serde_json::Map<String, Value> = envs
-        .iter()
-        .map(|&(id, version)| (id.to_owned(), env(id, version)))
-        .collect();
-    let data = json!({"path": "/", "data": {"environments": environments}});
-    event("put", &data.to_string())
-}
-
-/// A `patch` event of environment `id` at `version`.
-pub fn patch(id: &str, version: i64) -> String {
-    let data = json!({"path": format!("/environments/{id}"), "data": env(id, version)});
-    event("patch", &data.to_string())
-}
-
-/// A `delete` event of environment `id` at `version`.
-pub fn delete(id: &str, version: i64) -> String {
-    let data = json!({"path": format!("/environments/{id}"), "version": version});
-    event("delete", &data.to_string())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -438,7 +316,7 @@ pub fn fast_config(uri: &str) -> StreamConfig {
 /// A runner on its own task, with a recording handler.
 pub struct Running {
     /// What the handler received.
-    pub calls: Calls,
+    pub calls: Recorder,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<Exit, RunError>>,
 }
@@ -451,8 +329,8 @@ pub fn spawn_runner(config: StreamConfig) -> Running {
 /// Like [`spawn_runner`], with the component configured with `settings`.
 pub fn spawn_runner_with(config: StreamConfig, settings: Settings) -> Running {
     init_logs();
-    let calls = Calls::default();
-    let handler = Recorder(calls.clone());
+    let calls = Recorder::default();
+    let handler = calls.clone();
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let mut driver = Driver::new(runtime(), handler).expect("a driver on the built component");

@@ -38,7 +38,7 @@ func (p *proxy) AddEnvironment(env sidecar.Environment) {
 	if p.resetSeen != nil {
 		p.resetSeen[env.EnvID] = true
 	}
-	fmt.Fprintf(p.out, "serve %s (%s %s), version %d\n", env.EnvID, env.ProjName, env.EnvName, env.Version)
+	fmt.Fprintf(p.out, "serve %s (%s %s), version %d\n", env.EnvID, env.ProjectName, env.EnvName, env.Version)
 }
 
 func (p *proxy) UpdateEnvironment(env sidecar.Environment) {
@@ -84,8 +84,8 @@ func (p *proxy) ReceivedAllEnvironments() {
 func (p *proxy) KeyExpired(envID, oldKey string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if env, ok := p.envs[envID]; ok && env.ExpiringSDKKey != nil && *env.ExpiringSDKKey == oldKey {
-		env.ExpiringSDKKey, env.ExpiresAt = nil, nil
+	if env, ok := p.envs[envID]; ok && env.ExpiringSDKKey != nil && env.ExpiringSDKKey.Key == oldKey {
+		env.ExpiringSDKKey = nil
 		p.envs[envID] = env
 	}
 	fmt.Fprintf(p.out, "refuse the old SDK key of %s\n", envID)

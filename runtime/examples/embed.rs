@@ -1,7 +1,7 @@
-//! The README's Rust embedding example: load the built component, feed it a `put`, and drive
-//! its timer. Run with `cargo run -p autoconfig-host --example embed`.
+//! The README's Rust embedding example: load the embedded component, feed it a `put`, and drive
+//! its timer. Run with `cargo run -p autoconfig-runtime --example embed`.
 
-use autoconfig_host::{Driver, EnvironmentParams, Handler, Limits, Runtime};
+use autoconfig_runtime::{Driver, EnvironmentParams, Handler, Limits, Runtime};
 
 /// The proxy's side: what to do with each callback.
 struct Proxy;
@@ -24,16 +24,17 @@ impl Handler for Proxy {
     }
 }
 
-fn main() -> Result<(), autoconfig_host::Error> {
-    let runtime = Runtime::built(Limits::default())?; // or Runtime::from_file(path, limits)
-    let mut driver = Driver::new(&runtime, Proxy)?; // Driver::with_clock(.., ManualClock) in tests
+fn main() -> Result<(), autoconfig_runtime::Error> {
+    let runtime = Runtime::embedded(Limits::default())?; // or Runtime::from_file(path, limits)
+    let mut driver = Driver::new(&runtime, Proxy)?;
+    let now = 1_800_000_000_000; // wall-clock ms since the Unix epoch: the caller's clock
     let put = r#"{"path":"/","data":{"environments":{"e1":{"envId":"e1","sdkKey":{"value":"sdk-0001"},"version":1}}}}"#;
-    let directive = driver.on_event("put", put)?;
+    let directive = driver.on_event("put", put, now)?;
     if let Some(reason) = directive.restart {
         println!("restart the stream: {reason:?}");
     }
     if let Some(deadline) = directive.next_deadline {
-        println!("call driver.tick() at {deadline} ms since the Unix epoch");
+        println!("call driver.tick(now) at {deadline} ms since the Unix epoch");
     }
     Ok(())
 }

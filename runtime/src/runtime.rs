@@ -9,8 +9,8 @@ use wasmtime::{Config, Engine};
 
 use crate::error::Error;
 
-/// The component built together with this crate (by its build script).
-pub const BUILT_COMPONENT: &str = env!("AUTOCONFIG_BUILT_COMPONENT");
+/// The component embedded in this crate (built from `guest/` by `autoconfig-component`).
+pub use autoconfig_component::{COMPONENT, COMPONENT_PATH, COMPONENT_SHA256};
 
 /// Resource limits for each component instance. A guest that hits one traps, and the driver
 /// turns the trap into [`Error::Trap`].
@@ -101,9 +101,18 @@ impl Runtime {
             path: PathBuf::from(path),
             source,
         })?;
-        let engine = Engine::new(&engine_config()).map_err(|e| Error::Compile(format!("{e:#}")))?;
+        Self::from_bytes_cached(&bytes, limits, cache_dir)
+    }
+
+    /// Like [`Runtime::from_bytes`], with the cache of [`Runtime::from_file_cached`].
+    pub fn from_bytes_cached(
+        bytes: &[u8],
+        limits: Limits,
+        cache_dir: impl AsRef<Path>,
+    ) -> Result<Self, Error> {
+        let engine = Engine::new(&engine_config()).map_err(|e| Error::Compile(e.into()))?;
         let cache_dir = cache_dir.as_ref();
-        let entry = cache_dir.join(cache_name(&engine, &bytes));
+        let entry = cache_dir.join(cache_name(&engine, bytes));
         if entry.exists() {
             // SAFETY: the entry was written by `Component::serialize` below, for an engine whose
             // compatibility hash is part of its name; the cache directory is trusted (see above).
@@ -123,8 +132,7 @@ impl Runtime {
                 ),
             }
         }
-        let component =
-            Component::new(&engine, &bytes).map_err(|e| Error::Compile(format!("{e:#}")))?;
+        let component = Component::new(&engine, bytes).map_err(|e| Error::Compile(e.into()))?;
         if let Err(e) = write_cache_entry(&component, cache_dir, &entry) {
             tracing::warn!(
                 "cannot cache the compiled component in {}: {e}",
@@ -140,16 +148,15 @@ impl Runtime {
         })
     }
 
-    /// Compiles the component built with this crate ([`BUILT_COMPONENT`]).
-    pub fn built(limits: Limits) -> Result<Self, Error> {
-        Self::from_file(BUILT_COMPONENT, limits)
+    /// Compiles the component embedded in this crate ([`COMPONENT`]).
+    pub fn embedded(limits: Limits) -> Result<Self, Error> {
+        Self::from_bytes(COMPONENT, limits)
     }
 
     /// Compiles a component from its bytes.
     pub fn from_bytes(bytes: &[u8], limits: Limits) -> Result<Self, Error> {
-        let engine = Engine::new(&engine_config()).map_err(|e| Error::Compile(format!("{e:#}")))?;
-        let component =
-            Component::new(&engine, bytes).map_err(|e| Error::Compile(format!("{e:#}")))?;
+        let engine = Engine::new(&engine_config()).map_err(|e| Error::Compile(e.into()))?;
+        let component = Component::new(&engine, bytes).map_err(|e| Error::Compile(e.into()))?;
         Ok(Runtime {
             inner: Arc::new(Inner {
                 engine,

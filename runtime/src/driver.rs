@@ -1,20 +1,19 @@
-//! Running one component instance: the host side of `on-event` and `tick`.
+//! Running one component instance: every export of the component, with `now` passed in, and
+//! the handler's callbacks out.
 
-use wasmtime::component::HasSelf;
-use wasmtime::{ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime::component::{HasSelf, Linker};
+use wasmtime::{ResourceLimiter, Store, StoreContextMut, StoreLimits, StoreLimitsBuilder};
 
 use crate::bindings::relay::autoconfig::types as wit;
 use crate::bindings::wasi::logging::logging;
 use crate::bindings::{Autoconfig, AutoconfigPre};
-use crate::clock::{Clock, SystemClock};
-use crate::error::Error;
-use crate::handler::{EnvironmentParams, ExpiringKey, Handler, LogLevel};
+use crate::error::{Error, Trap, report};
+use crate::handler::Handler;
 use crate::mirror::Mirror;
 use crate::runtime::{Limits, Runtime};
-
-pub use relay_autoconfig::{
-    DEFAULT_MAX_MESSAGE_BYTES, Directive, Level, Request, RestartReason, Restored, Settings, Step,
-    StopReason, StreamOptions,
+use crate::{
+    Directive, EnvironmentParams, Level, Request, Restored, Settings, Step, StopReason,
+    StreamOptions,
 };
 
 /// The store's data: the user's handler, the copy of what it was told, and the limiter.
@@ -37,6 +36,8 @@ struct HostState<H> {
 struct Limiter {
     inner: StoreLimits,
     memory_bytes: usize,
+    /// A memory growth was refused since the last call began (a trap then is the memory limit).
+    refused: bool,
 }
 
 impl ResourceLimiter for Limiter {
@@ -49,6 +50,8 @@ impl ResourceLimiter for Limiter {
         let allowed = self.inner.memory_growing(current, desired, maximum)?;
         if allowed {
             self.memory_bytes = self.memory_bytes.max(desired);
+        } else {
+            self.refused = true;
         }
         Ok(allowed)
     }
@@ -75,20 +78,20 @@ impl ResourceLimiter for Limiter {
     }
 }
 
-/// One running instance of the component, its handler and its clock.
+/// One running instance of the component and its handler.
 ///
-/// Every call reads the clock once and passes the time in. If the guest traps, the call returns
+/// Every call that depends on time takes `now`, wall-clock ms since the Unix epoch (the unit of
+/// expiry timestamps on the wire), as the WIT does. If the guest traps, the call returns
 /// [`Error::Trap`] and a fresh instance takes over, brought back to exactly what the handler
 /// was told (a copy of every delivered environment is kept for this: see [`crate::mirror`]), so
 /// the next `put` gives only the real differences and pending expiries still fire. Only
 /// remembered deletions are lost. If even that fails, the handler's [`Handler::reset`] says the
 /// state is gone.
-pub struct Driver<H: Handler, C: Clock = SystemClock> {
+pub struct Driver<H: Handler> {
     runtime: Runtime,
     pre: AutoconfigPre<HostState<H>>,
     store: Option<Store<HostState<H>>>,
     instance: Option<Autoconfig>,
-    clock: C,
     settings: Settings,
     next_deadline: Option<u64>,
     /// The options of the last successful `start`, to restart the stream after a trap.
@@ -99,7 +102,7 @@ pub struct Driver<H: Handler, C: Clock = SystemClock> {
     traps: u32,
 }
 
-impl<H: Handler, C: Clock> std::fmt::Debug for Driver<H, C> {
+impl<H: Handler> std::fmt::Debug for Driver<H> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Driver")
             .field("settings", &self.settings)
@@ -108,29 +111,20 @@ impl<H: Handler, C: Clock> std::fmt::Debug for Driver<H, C> {
     }
 }
 
-impl<H: Handler> Driver<H, SystemClock> {
-    /// A driver on the system clock.
+impl<H: Handler> Driver<H> {
+    /// A driver for one instance of `runtime`'s component, calling `handler`.
     pub fn new(runtime: &Runtime, handler: H) -> Result<Self, Error> {
-        Self::with_clock(runtime, handler, SystemClock)
-    }
-}
-
-impl<H: Handler, C: Clock> Driver<H, C> {
-    /// A driver reading time from `clock`.
-    pub fn with_clock(runtime: &Runtime, handler: H, clock: C) -> Result<Self, Error> {
-        let mut linker = wasmtime::component::Linker::<HostState<H>>::new(runtime.engine());
-        Autoconfig::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
-            .map_err(|e| Error::Link(format!("{e:#}")))?;
+        let mut linker = Linker::<HostState<H>>::new(runtime.engine());
+        link_imports(&mut linker).map_err(|e| Error::Link(e.into()))?;
         let pre = linker
             .instantiate_pre(runtime.component())
-            .map_err(|e| Error::Link(format!("{e:#}")))?;
-        let pre = AutoconfigPre::new(pre).map_err(|e| Error::Link(format!("{e:#}")))?;
+            .map_err(|e| Error::Link(e.into()))?;
+        let pre = AutoconfigPre::new(pre).map_err(|e| Error::Link(e.into()))?;
         let mut driver = Driver {
             runtime: runtime.clone(),
             pre,
             store: None,
             instance: None,
-            clock,
             settings: Settings::default(),
             next_deadline: None,
             stream: None,
@@ -153,6 +147,7 @@ impl<H: Handler, C: Clock> Driver<H, C> {
         let limits = Limiter {
             inner,
             memory_bytes: 0,
+            refused: false,
         };
         let state = HostState {
             handler,
@@ -183,22 +178,18 @@ impl<H: Handler, C: Clock> Driver<H, C> {
             return Ok(());
         }
         let fuel = self.fuel(0);
-        let store = self
-            .store
-            .as_mut()
-            .ok_or_else(|| Error::Trap("the store was lost".into()))?;
+        let store = self.store.as_mut().unwrap_or_else(|| unreachable_store());
         store
             .set_fuel(fuel)
-            .map_err(|e| Error::Trap(format!("{e:#}")))?;
+            .map_err(|e| Error::Instantiate(e.into()))?;
         let instance = self
             .pre
             .instantiate(&mut *store)
-            .map_err(|e| Error::Trap(format!("{e:#}")))?;
-        let settings = to_wit_settings(self.settings);
+            .map_err(|e| Error::Instantiate(e.into()))?;
         instance
             .relay_autoconfig_client()
-            .call_configure(&mut *store, settings)
-            .map_err(|e| Error::Trap(format!("{e:#}")))?;
+            .call_configure(&mut *store, self.settings)
+            .map_err(|e| Error::Instantiate(e.into()))?;
         self.instance = Some(instance);
         Ok(())
     }
@@ -213,30 +204,32 @@ impl<H: Handler, C: Clock> Driver<H, C> {
         self.ensure_instance()?;
         let fuel = self.fuel(data_len);
         let (Some(instance), Some(store)) = (self.instance.as_ref(), self.store.as_mut()) else {
-            return Err(Error::Trap("no instance".into()));
+            unreachable_store()
         };
         store
             .set_fuel(fuel)
-            .map_err(|e| Error::Trap(format!("{e:#}")))?;
+            .map_err(|e| Error::Instantiate(e.into()))?;
+        store.data_mut().limits.refused = false;
         match f(instance, store) {
             Ok(value) => Ok(value),
             Err(e) => {
-                let message = format!("{e:#}");
+                let trap = Trap::new(e, store.data().limits.refused);
+                let message = report(&trap);
                 self.replace_instance();
                 self.traps = self.traps.saturating_add(1);
                 let recovery = self.store.as_ref().is_some_and(|s| s.data().recovery);
-                let recovered = if recovery {
-                    self.recover()
-                } else {
-                    Err(Error::Trap("recovery is off".into()))
-                };
+                let recovered = if recovery { self.recover() } else { Ok(None) };
                 match recovered {
-                    Ok(n) => tracing::error!(
+                    Ok(Some(n)) => tracing::error!(
                         "the autoconfig component trapped; a fresh instance was brought back to the {n} environment(s) the proxy has: {message}"
                     ),
-                    Err(e) => {
+                    Ok(None) | Err(_) => {
+                        let why = match &recovered {
+                            Err(e) => report(e),
+                            _ => "recovery is off".to_owned(),
+                        };
                         tracing::error!(
-                            "the autoconfig component trapped and its state could not be brought back ({e}); the proxy is told to reset: {message}"
+                            "the autoconfig component trapped and its state could not be brought back ({why}); the proxy is told to reset: {message}"
                         );
                         self.replace_instance();
                         if let Some(store) = self.store.as_mut() {
@@ -246,7 +239,7 @@ impl<H: Handler, C: Clock> Driver<H, C> {
                         }
                     }
                 }
-                Err(Error::Trap(message))
+                Err(Error::Trap(trap))
             }
         }
     }
@@ -268,15 +261,13 @@ impl<H: Handler, C: Clock> Driver<H, C> {
 
     /// Brings a fresh instance back to what the handler was told; returns how many
     /// environments that is.
-    fn recover(&mut self) -> Result<usize, Error> {
+    fn recover(&mut self) -> Result<Option<usize>, Error> {
         self.ensure_instance()?;
-        let Some(store) = self.store.as_ref() else {
-            return Err(Error::Trap("the store was lost".into()));
-        };
+        let store = self.store.as_ref().unwrap_or_else(|| unreachable_store());
         let mirror = &store.data().mirror;
         let n = mirror.len();
         if n == 0 {
-            return Ok(0);
+            return Ok(Some(0));
         }
         let id = self
             .stream
@@ -290,21 +281,21 @@ impl<H: Handler, C: Clock> Driver<H, C> {
                 .fuel_for(bytes.len(), n + self.settings.max_tombstones as usize),
         );
         let (Some(instance), Some(store)) = (self.instance.as_ref(), self.store.as_mut()) else {
-            return Err(Error::Trap("no instance".into()));
+            unreachable_store()
         };
         store
             .set_fuel(fuel)
-            .map_err(|e| Error::Trap(format!("{e:#}")))?;
+            .map_err(|e| Error::Instantiate(e.into()))?;
         let restored = instance
             .relay_autoconfig_state()
             .call_restore(&mut *store, &bytes, false)
-            .map_err(|e| Error::Trap(format!("{e:#}")))?
-            .map_err(Error::Trap)?;
+            .map_err(|e| Trap::new(e, false))?
+            .map_err(Error::Restart)?;
         self.next_deadline = restored.next_deadline;
-        Ok(n)
+        Ok(Some(n))
     }
 
-    /// The whole state as a snapshot (see `guest/src/snapshot.rs` for the format).
+    /// The whole state as a snapshot (format: `relay_autoconfig_types::snapshot`).
     pub fn snapshot(&mut self) -> Result<Vec<u8>, Error> {
         self.call(0, |i, s| i.relay_autoconfig_state().call_snapshot(s))
     }
@@ -329,16 +320,10 @@ impl<H: Handler, C: Clock> Driver<H, C> {
         {
             store.data_mut().mirror = mirror;
         }
-        Ok(restored.map(|r| {
+        if let Ok(r) = &restored {
             self.next_deadline = r.next_deadline;
-            Restored {
-                environments: r.environments,
-                tombstones: r.tombstones,
-                pending_expiries: r.pending_expiries,
-                next_deadline: r.next_deadline,
-                last_event_id: r.last_event_id,
-            }
-        }))
+        }
+        Ok(restored)
     }
 
     /// Starts or ends a restore; returns the previous restore state.
@@ -357,15 +342,13 @@ impl<H: Handler, C: Clock> Driver<H, C> {
     /// Replaces the settings (kept across instance restarts).
     pub fn configure(&mut self, settings: Settings) -> Result<(), Error> {
         self.settings = settings;
-        let wit_settings = to_wit_settings(settings);
         self.call(0, |i, s| {
-            i.relay_autoconfig_client().call_configure(s, wit_settings)
+            i.relay_autoconfig_client().call_configure(s, settings)
         })
     }
 
-    /// Feeds one SSE event to the component at the clock's current time.
-    pub fn on_event(&mut self, name: &str, data: &str) -> Result<Directive, Error> {
-        let now = self.clock.now_ms();
+    /// Feeds one SSE event to the component at `now` (ms since the Unix epoch).
+    pub fn on_event(&mut self, name: &str, data: &str, now: u64) -> Result<Directive, Error> {
         if is_parsed(name) && data.len() as u64 > self.settings.max_message_bytes {
             // Not even copied into the guest: reject it here, as the guest would.
             let message = format!(
@@ -373,9 +356,9 @@ impl<H: Handler, C: Clock> Driver<H, C> {
                 data.len(),
                 self.settings.max_message_bytes
             );
-            self.handler_mut().log(LogLevel::Error, &message);
+            self.handler_mut().log(Level::Error, &message);
             return Ok(Directive {
-                restart: Some(RestartReason::MalformedData),
+                restart: Some(crate::RestartReason::MalformedData),
                 next_deadline: self.next_deadline,
             });
         }
@@ -383,20 +366,12 @@ impl<H: Handler, C: Clock> Driver<H, C> {
             i.relay_autoconfig_client()
                 .call_on_event(s, name, data, now)
         })?;
-        let directive = Directive {
-            restart: directive.restart.map(|r| match r {
-                wit::RestartReason::ReconnectRequested => RestartReason::ReconnectRequested,
-                wit::RestartReason::MalformedData => RestartReason::MalformedData,
-            }),
-            next_deadline: directive.next_deadline,
-        };
         self.next_deadline = directive.next_deadline;
         Ok(directive)
     }
 
-    /// Fires due timers at the clock's current time; returns the next deadline.
-    pub fn tick(&mut self) -> Result<Option<u64>, Error> {
-        let now = self.clock.now_ms();
+    /// Fires the expiry timers due at `now` (ms since the Unix epoch); returns the next deadline.
+    pub fn tick(&mut self, now: u64) -> Result<Option<u64>, Error> {
         let next = self.call(0, |i, s| i.relay_autoconfig_client().call_tick(s, now))?;
         self.next_deadline = next;
         Ok(next)
@@ -475,9 +450,9 @@ impl<H: Handler, C: Clock> Driver<H, C> {
     ) -> Result<Step, Error> {
         match self.call(data_len, f) {
             Ok(step) => Ok(self.take_step(step)),
-            Err(Error::Trap(message)) => {
+            Err(Error::Trap(trap)) => {
                 let Some(mut options) = self.stream.clone() else {
-                    return Err(Error::Trap(message));
+                    return Err(Error::Trap(trap));
                 };
                 options.prior_failures = self.traps;
                 let wit_options = to_wit_options(&options);
@@ -487,7 +462,7 @@ impl<H: Handler, C: Clock> Driver<H, C> {
                 })?;
                 let mut step = started
                     .map(|step| self.take_step(step))
-                    .map_err(Error::Trap)?;
+                    .map_err(Error::Restart)?;
                 step.disconnect = true;
                 Ok(step)
             }
@@ -564,11 +539,6 @@ impl<H: Handler, C: Clock> Driver<H, C> {
         self.next_deadline
     }
 
-    /// The clock.
-    pub fn clock(&self) -> &C {
-        &self.clock
-    }
-
     /// The handler.
     pub fn handler(&self) -> &H {
         match &self.store {
@@ -601,9 +571,8 @@ fn is_parsed(name: &str) -> bool {
     matches!(name, "put" | "patch" | "delete")
 }
 
-impl<H: Handler> crate::bindings::relay::autoconfig::handler::Host for HostState<H> {
-    fn add_environment(&mut self, params: wit::EnvironmentParams) {
-        let params = from_wit(params);
+impl<H: Handler> HostState<H> {
+    fn add_environment(&mut self, params: EnvironmentParams) {
         self.changes += 1;
         match &mut self.restoring {
             Some((mirror, announce)) => {
@@ -621,8 +590,7 @@ impl<H: Handler> crate::bindings::relay::autoconfig::handler::Host for HostState
         }
     }
 
-    fn update_environment(&mut self, params: wit::EnvironmentParams) {
-        let params = from_wit(params);
+    fn update_environment(&mut self, params: EnvironmentParams) {
         self.changes += 1;
         if self.recovery {
             self.mirror.told(&params);
@@ -651,22 +619,61 @@ impl<H: Handler> crate::bindings::relay::autoconfig::handler::Host for HostState
     }
 }
 
+/// The component's imports. `handler` is linked by hand so that its callbacks lift the
+/// environment record straight into [`EnvironmentParams`] (its fields are checked against the
+/// WIT here, at link time); `types` and `wasi:logging` come from `bindgen!`.
+fn link_imports<H: Handler>(linker: &mut Linker<HostState<H>>) -> wasmtime::Result<()> {
+    wit::add_to_linker::<_, HasSelf<_>>(linker, |s| s)?;
+    logging::add_to_linker::<_, HasSelf<_>>(linker, |s| s)?;
+    let mut handler = linker.instance("relay:autoconfig/handler@0.2.0")?;
+    handler.func_wrap(
+        "add-environment",
+        |mut cx: StoreContextMut<'_, HostState<H>>, (params,): (EnvironmentParams,)| {
+            cx.data_mut().add_environment(params);
+            Ok(())
+        },
+    )?;
+    handler.func_wrap(
+        "update-environment",
+        |mut cx: StoreContextMut<'_, HostState<H>>, (params,): (EnvironmentParams,)| {
+            cx.data_mut().update_environment(params);
+            Ok(())
+        },
+    )?;
+    handler.func_wrap(
+        "delete-environment",
+        |mut cx: StoreContextMut<'_, HostState<H>>, (env_id,): (String,)| {
+            cx.data_mut().delete_environment(env_id);
+            Ok(())
+        },
+    )?;
+    handler.func_wrap(
+        "received-all-environments",
+        |mut cx: StoreContextMut<'_, HostState<H>>, (): ()| {
+            cx.data_mut().received_all_environments();
+            Ok(())
+        },
+    )?;
+    handler.func_wrap(
+        "key-expired",
+        |mut cx: StoreContextMut<'_, HostState<H>>, (env_id, old_key): (String, String)| {
+            cx.data_mut().key_expired(env_id, old_key);
+            Ok(())
+        },
+    )?;
+    Ok(())
+}
+
 impl<H: Handler> wit::Host for HostState<H> {}
 
 impl<H: Handler> logging::Host for HostState<H> {
-    fn log(&mut self, level: logging::Level, _context: String, message: String) {
-        let level = match level {
-            logging::Level::Trace => LogLevel::Trace,
-            logging::Level::Debug => LogLevel::Debug,
-            logging::Level::Info => LogLevel::Info,
-            logging::Level::Warn => LogLevel::Warn,
-            logging::Level::Error => LogLevel::Error,
-            logging::Level::Critical => LogLevel::Critical,
-        };
+    fn log(&mut self, level: Level, _context: String, message: String) {
         self.handler.log(level, &message);
     }
 }
 
+/// The stream records are ours rather than `bindgen!`'s (whose `Debug` would print the key and
+/// the `Authorization` header in full): these two moves are their only conversions.
 fn to_wit_options(o: &StreamOptions) -> wit::StreamOptions {
     wit::StreamOptions {
         key: o.key.clone(),
@@ -676,38 +683,5 @@ fn to_wit_options(o: &StreamOptions) -> wit::StreamOptions {
         jitter_seed: o.jitter_seed,
         last_event_id: o.last_event_id.clone(),
         prior_failures: o.prior_failures,
-    }
-}
-
-fn to_wit_settings(settings: Settings) -> wit::Settings {
-    wit::Settings {
-        max_message_bytes: settings.max_message_bytes,
-        log_level: match settings.log_level {
-            Level::Debug => logging::Level::Debug,
-            Level::Info => logging::Level::Info,
-            Level::Warn => logging::Level::Warn,
-            Level::Error => logging::Level::Error,
-        },
-        max_tombstones: settings.max_tombstones,
-        max_state_bytes: settings.max_state_bytes,
-    }
-}
-
-fn from_wit(p: wit::EnvironmentParams) -> EnvironmentParams {
-    EnvironmentParams {
-        env_id: p.env_id,
-        env_key: p.env_key,
-        env_name: p.env_name,
-        project_key: p.project_key,
-        project_name: p.project_name,
-        sdk_key: p.sdk_key,
-        mobile_key: p.mobile_key,
-        expiring_sdk_key: p.expiring_sdk_key.map(|x| ExpiringKey {
-            key: x.key,
-            expires_at: x.expires_at,
-        }),
-        default_ttl_minutes: p.default_ttl_minutes,
-        secure_mode: p.secure_mode,
-        version: p.version,
     }
 }

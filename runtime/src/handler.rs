@@ -1,26 +1,9 @@
 //! The proxy's side of the contract: the callbacks the component makes, as a Rust trait.
 
-pub use relay_autoconfig::{EnvironmentParams, ExpiringKey};
-
-/// Severity of a log line from the component.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum LogLevel {
-    /// Very detailed tracing.
-    Trace,
-    /// Debugging detail.
-    Debug,
-    /// Normal operation.
-    Info,
-    /// Handled but suspicious.
-    Warn,
-    /// Rejected data.
-    Error,
-    /// A bug in the component (it is about to trap).
-    Critical,
-}
+use crate::{EnvironmentParams, Level};
 
 /// Receives the component's callbacks. They arrive synchronously, from inside
-/// [`crate::Driver::on_event`] and [`crate::Driver::tick`], in the order the contract gives.
+/// [`crate::Driver::on_event`], [`crate::Driver::tick`] and the stream calls, in the order the contract gives.
 pub trait Handler: Send + 'static {
     /// A new environment.
     fn add_environment(&mut self, params: EnvironmentParams);
@@ -38,19 +21,19 @@ pub trait Handler: Send + 'static {
     /// nothing but the error log the driver writes.
     fn reset(&mut self) {}
     /// Whether the handler's output is gone for good (e.g. the reader of stdout went away): the
-    /// runner then stops with [`crate::runner::Exit::OutputClosed`]. The default is never.
+    /// `autoconfig-host` runner then stops with its documented exit code. The default is never.
     fn output_broken(&self) -> bool {
         false
     }
     /// A log line from the component (keys in it are masked to their last 4 characters). The
     /// default forwards it to `tracing` with target `autoconfig`.
-    fn log(&mut self, level: LogLevel, message: &str) {
+    fn log(&mut self, level: Level, message: &str) {
         match level {
-            LogLevel::Trace => tracing::trace!(target: "autoconfig", "{message}"),
-            LogLevel::Debug => tracing::debug!(target: "autoconfig", "{message}"),
-            LogLevel::Info => tracing::info!(target: "autoconfig", "{message}"),
-            LogLevel::Warn => tracing::warn!(target: "autoconfig", "{message}"),
-            LogLevel::Error | LogLevel::Critical => {
+            Level::Trace => tracing::trace!(target: "autoconfig", "{message}"),
+            Level::Debug => tracing::debug!(target: "autoconfig", "{message}"),
+            Level::Info => tracing::info!(target: "autoconfig", "{message}"),
+            Level::Warn => tracing::warn!(target: "autoconfig", "{message}"),
+            Level::Error | Level::Critical => {
                 tracing::error!(target: "autoconfig", "{message}")
             }
         }

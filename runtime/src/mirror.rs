@@ -6,15 +6,15 @@
 //! environments, where taking a snapshot after every event would serialise the whole state each
 //! time. Each entry packs its strings into one buffer (one allocation instead of eight), which
 //! brought the cost from about 15 % to a few per cent of a 10,000-environment put. The copy is
-//! turned into a snapshot ([`relay_autoconfig::snapshot`]) only after a trap.
+//! turned into a snapshot ([`relay_autoconfig_types::snapshot`]) only after a trap.
 
 use std::borrow::Borrow;
 use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
 
-use relay_autoconfig::snapshot::{self, SnapEnv, SnapExpiring, SnapState};
+use relay_autoconfig_types::snapshot::{self, SnapEnv, SnapExpiring, SnapState};
 
-use crate::handler::EnvironmentParams;
+use crate::EnvironmentParams;
 
 /// The strings of an entry, in this order, packed into one buffer.
 const STRINGS: usize = 8;
@@ -181,7 +181,7 @@ impl Mirror {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::handler::ExpiringKey;
+    use crate::ExpiringKey;
 
     fn params(id: &str, expiring: Option<(&str, Option<u64>)>) -> EnvironmentParams {
         EnvironmentParams {

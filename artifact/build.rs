@@ -1,5 +1,6 @@
 //! Builds the guest component for `wasm32-wasip2` with its own target dir (a nested cargo on
-//! the same target dir would deadlock on its lock) and tells the host crate where it is.
+//! the same target dir would deadlock on its lock), and tells the crate where it is and its
+//! SHA-256. It never installs anything: a missing target is an error that says what to run.
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -11,26 +12,28 @@ fn main() {
     let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
     let root = manifest_dir
         .parent()
-        .expect("host/ sits in the workspace root")
+        .expect("artifact/ sits in the workspace root")
         .to_path_buf();
-    for watched in ["guest/src", "guest/Cargo.toml", "wit", "Cargo.lock"] {
+    for watched in [
+        "guest/src",
+        "guest/Cargo.toml",
+        "types/src",
+        "types/Cargo.toml",
+        "wit",
+        "Cargo.lock",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
-    println!("cargo:rerun-if-env-changed=AUTOCONFIG_SKIP_GUEST_BUILD");
-
     let target_dir = root.join("target").join("guest");
     let component = target_dir
         .join(TARGET)
         .join("guest")
         .join("relay_autoconfig.wasm");
     println!(
-        "cargo:rustc-env=AUTOCONFIG_BUILT_COMPONENT={}",
+        "cargo:rustc-env=AUTOCONFIG_COMPONENT_PATH={}",
         component.display()
     );
-    if env::var_os("AUTOCONFIG_SKIP_GUEST_BUILD").is_some() {
-        return;
-    }
-    ensure_target();
+    check_target();
 
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
@@ -67,10 +70,14 @@ fn main() {
             component.display()
         );
     }
+    println!(
+        "cargo:rustc-env=AUTOCONFIG_COMPONENT_SHA256={}",
+        sha256_hex(&component)
+    );
 }
 
-/// Adds the wasm target with rustup if it is missing, or fails saying exactly what to run.
-fn ensure_target() {
+/// Stops the build, saying what to run, if the wasm target is not installed.
+fn check_target() {
     let sysroot = Command::new(env::var_os("RUSTC").unwrap_or_else(|| "rustc".into()))
         .args(["--print", "sysroot"])
         .output()
@@ -80,14 +87,18 @@ fn ensure_target() {
     if sysroot.is_some_and(|root| root.join("lib/rustlib").join(TARGET).exists()) {
         return;
     }
-    println!("cargo:warning=adding the {TARGET} target with `rustup target add {TARGET}`");
-    let added = Command::new("rustup")
-        .args(["target", "add", TARGET])
-        .status();
-    match added {
-        Ok(status) if status.success() => {}
-        _ => panic!(
-            "the Rust target {TARGET} is not installed and could not be added; run `rustup target add {TARGET}` and build again"
-        ),
-    }
+    panic!(
+        "the Rust target {TARGET} is not installed: run `rustup target add {TARGET}` (or use `make`, which does) and build again"
+    );
+}
+
+/// Lowercase hex SHA-256 of a file.
+fn sha256_hex(path: &Path) -> String {
+    use sha2::{Digest, Sha256};
+    let bytes = std::fs::read(path)
+        .unwrap_or_else(|e| panic!("cannot read the built component {}: {e}", path.display()));
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

@@ -1,0 +1,401 @@
+//! The state machine: last known environments, version checks, put diffs and expiry timers.
+//!
+//! This file holds the types, the entry points ([`Machine::on_event`], [`Machine::tick`]) and
+//! the state-size accounting with its limits (Rules 19 and 20 of docs/rules.md). The rules
+//! themselves (put, patch, delete, upsert, expiring keys: Rules 1-4 and 7) are in `rules.rs`,
+//! each decided by a small table; snapshots (Rule 18) in `snapshot.rs`; every log line in
+//! `log.rs`.
+
+mod log;
+mod rules;
+mod snapshot;
+
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::string::String;
+use core::fmt;
+
+use crate::env::Environment;
+use crate::handler::{Handler, Level};
+use crate::timers::Timers;
+
+pub use relay_autoconfig_types::{
+    DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_STATE_BYTES, DEFAULT_MAX_TOMBSTONES,
+};
+/// The estimated memory of one remembered environment ID besides its strings: the map entry,
+/// the record and allocator overhead. See [`Machine::state_bytes`].
+const SLOT_OVERHEAD: u64 = 512;
+
+/// The machine's settings (the WIT `settings`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    /// Event data longer than this is malformed and not parsed.
+    pub max_message_bytes: u64,
+    /// Log lines below this level are neither formatted nor passed to [`Handler::log`].
+    pub log_level: Level,
+    /// At most this many deleted environment IDs are remembered; past it the oldest deletion is
+    /// forgotten.
+    pub max_tombstones: u32,
+    /// The estimated size of the state may not exceed this many bytes: a `patch` that would
+    /// take it over is refused, a `put` over it is malformed, and deletions are forgotten,
+    /// oldest first, to make room.
+    pub max_state_bytes: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            log_level: Level::Debug,
+            max_tombstones: DEFAULT_MAX_TOMBSTONES,
+            max_state_bytes: DEFAULT_MAX_STATE_BYTES,
+        }
+    }
+}
+
+/// Passes every callback through, and log lines at `min` or above.
+pub(crate) struct Filtered<'a, H> {
+    inner: &'a mut H,
+    min: Level,
+}
+
+impl<'a, H> Filtered<'a, H> {
+    /// Wraps `inner`, letting log lines at `min` or above through.
+    pub(crate) fn new(inner: &'a mut H, min: Level) -> Self {
+        Filtered { inner, min }
+    }
+}
+
+impl<H: Handler> Handler for Filtered<'_, H> {
+    fn add_environment(&mut self, params: crate::EnvironmentParams) {
+        self.inner.add_environment(params);
+    }
+    fn update_environment(&mut self, params: crate::EnvironmentParams) {
+        self.inner.update_environment(params);
+    }
+    fn delete_environment(&mut self, env_id: &str) {
+        self.inner.delete_environment(env_id);
+    }
+    fn received_all_environments(&mut self) {
+        self.inner.received_all_environments();
+    }
+    fn key_expired(&mut self, env_id: &str, old_key: &str) {
+        self.inner.key_expired(env_id, old_key);
+    }
+    fn log(&mut self, level: Level, message: fmt::Arguments<'_>) {
+        if level >= self.min {
+            self.inner.log(level, message);
+        }
+    }
+}
+
+/// Why the host must restart the stream (the WIT `restart-reason`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RestartReason {
+    /// The server sent `reconnect`.
+    ReconnectRequested,
+    /// The event's data could not be decoded; the state is unchanged.
+    MalformedData,
+}
+
+/// What the host must do after an event (the WIT `directive`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Directive {
+    /// Restart the stream, and why.
+    pub restart: Option<RestartReason>,
+    /// When `tick` is next needed (ms since the Unix epoch).
+    pub next_deadline: Option<u64>,
+}
+
+/// What the machine remembers about one environment ID.
+#[derive(Debug, Clone)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "nearly every slot is live; boxing would cost an allocation per environment"
+)]
+enum Slot {
+    /// A live environment and the due time of its pending expiry timer, if any (the timer's
+    /// key is `env.expiring`'s).
+    Live {
+        env: Environment,
+        timer: Option<u64>,
+    },
+    /// A deleted environment, remembered by the version of the delete so that older updates
+    /// stay rejected. `seq` orders tombstones by age (see `Machine::tombstone_order`).
+    Tombstone { version: i64, seq: u64 },
+}
+
+/// The auto-configuration state machine. Sans-IO: it never reads a clock; every entry point
+/// takes `now` in wall-clock ms since the Unix epoch.
+#[derive(Debug, Default, Clone)]
+pub struct Machine {
+    slots: BTreeMap<String, Slot>,
+    timers: Timers,
+    settings: Settings,
+    /// Tombstones oldest first, as `(seq, id)`; an entry whose slot no longer carries that `seq`
+    /// is stale and skipped.
+    tombstone_order: VecDeque<(u64, String)>,
+    /// How many slots are tombstones.
+    tombstones: usize,
+    /// The next tombstone's `seq`.
+    next_seq: u64,
+    /// The estimated size of the state, in bytes (see [`Machine::state_bytes`]).
+    state_bytes: u64,
+    /// Tombstones forgotten over the limits so far.
+    evicted: u64,
+}
+
+impl Machine {
+    /// A machine with no environments and default settings.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Replaces the settings; later events use them.
+    pub fn configure(&mut self, settings: Settings) {
+        self.settings = settings;
+    }
+
+    /// The current settings.
+    pub fn settings(&self) -> Settings {
+        self.settings
+    }
+
+    /// The earliest time `tick` is needed, if a timer is pending.
+    pub fn next_deadline(&self) -> Option<u64> {
+        self.timers.next_deadline()
+    }
+
+    /// The live environments, by ascending ID.
+    pub fn environments(&self) -> impl Iterator<Item = &Environment> {
+        self.slots.values().filter_map(|slot| match slot {
+            Slot::Live { env, .. } => Some(env),
+            Slot::Tombstone { .. } => None,
+        })
+    }
+
+    /// The version remembered for `env_id`, live or deleted.
+    pub fn version_of(&self, env_id: &str) -> Option<i64> {
+        self.slots.get(env_id).map(|slot| match slot {
+            Slot::Live { env, .. } => env.version,
+            Slot::Tombstone { version, .. } => *version,
+        })
+    }
+
+    /// How many expiry timers are pending.
+    pub fn pending_timers(&self) -> usize {
+        self.timers.len()
+    }
+
+    /// How many deleted environment IDs are remembered.
+    pub fn tombstones(&self) -> usize {
+        self.tombstones
+    }
+
+    /// Handles one SSE event. Never panics, whatever `name` and `data` hold.
+    pub fn on_event(
+        &mut self,
+        name: &str,
+        data: &str,
+        now: u64,
+        h: &mut impl Handler,
+    ) -> Directive {
+        let h = &mut Filtered::new(h, self.settings.log_level);
+        log::received_event(h, name, data.len());
+        let restart = match name {
+            "put" | "patch" | "delete" if data.len() as u64 > self.settings.max_message_bytes => {
+                log::oversized(h, name, data.len(), self.settings.max_message_bytes);
+                Some(RestartReason::MalformedData)
+            }
+            "put" => self.put(data, now, h),
+            "patch" => self.patch(data, now, h),
+            "delete" => self.delete(data, h),
+            "reconnect" => {
+                log::reconnect_requested(h);
+                Some(RestartReason::ReconnectRequested)
+            }
+            other => {
+                log::unrecognized_event(h, other);
+                None
+            }
+        };
+        Directive {
+            restart,
+            next_deadline: self.next_deadline(),
+        }
+    }
+
+    /// Fires every expiry timer due at `now`, in due order (ties by env ID), and returns the
+    /// next deadline. Harmless to call early, late or repeatedly.
+    pub fn tick(&mut self, now: u64, h: &mut impl Handler) -> Option<u64> {
+        let h = &mut Filtered::new(h, self.settings.log_level);
+        while let Some((due, env_id)) = self.timers.pop_due(now) {
+            let Some(Slot::Live { env, timer }) = self.slots.get_mut(&env_id) else {
+                continue;
+            };
+            if *timer != Some(due) {
+                continue;
+            }
+            *timer = None;
+            let Some(expiring) = &env.expiring else {
+                continue;
+            };
+            log::key_expired(h, &env_id, env, &expiring.key);
+            h.key_expired(&env_id, &expiring.key);
+        }
+        self.next_deadline()
+    }
+
+    // State-size accounting and limits (Rules 19 and 20).
+
+    /// The estimated size of the state in bytes: per environment ID, a fixed overhead for the
+    /// map entry and the record plus the length of every string (a tombstone: the overhead and
+    /// its ID twice, once in the map and once in the age queue). [`Settings::max_state_bytes`]
+    /// bounds it.
+    pub fn state_bytes(&self) -> u64 {
+        self.state_bytes
+    }
+
+    /// The estimated cost of one slot whose ID is `id_len` bytes long.
+    fn cost(id_len: usize, slot: &Slot) -> u64 {
+        let rest = match slot {
+            Slot::Live { env, .. } => env_bytes(env),
+            Slot::Tombstone { .. } => id_len,
+        };
+        SLOT_OVERHEAD + (id_len + rest) as u64
+    }
+
+    /// The estimated cost of the slot stored under `id`, 0 if none.
+    fn stored_cost(&self, id: &str) -> u64 {
+        self.slots
+            .get(id)
+            .map_or(0, |slot| Self::cost(id.len(), slot))
+    }
+
+    /// Whether storing `env` live (replacing what its ID holds) would take the state over
+    /// [`Settings::max_state_bytes`].
+    fn over_budget(&self, env: &Environment) -> bool {
+        let id = &env.env_id;
+        let new = SLOT_OVERHEAD + (id.len() + env_bytes(env)) as u64;
+        self.state_bytes
+            .saturating_sub(self.stored_cost(id))
+            .saturating_add(new)
+            > self.settings.max_state_bytes
+    }
+
+    /// Updates the counters for a slot that enters or leaves the state.
+    fn account(&mut self, id_len: usize, slot: &Slot, enters: bool) {
+        let cost = Self::cost(id_len, slot);
+        let tombstone = usize::from(matches!(slot, Slot::Tombstone { .. }));
+        if enters {
+            self.state_bytes = self.state_bytes.saturating_add(cost);
+            self.tombstones += tombstone;
+        } else {
+            self.state_bytes = self.state_bytes.saturating_sub(cost);
+            self.tombstones = self.tombstones.saturating_sub(tombstone);
+        }
+    }
+
+    /// Stores `slot` under `id`, keeping the counters; returns the slot it replaced.
+    fn store(&mut self, id: String, slot: Slot) -> Option<Slot> {
+        let id_len = id.len();
+        self.account(id_len, &slot, true);
+        let old = self.slots.insert(id, slot);
+        if let Some(old) = &old {
+            self.account(id_len, old, false);
+        }
+        old
+    }
+
+    /// Removes the slot of `id`, keeping the counters.
+    fn forget(&mut self, id: &str) -> Option<Slot> {
+        let old = self.slots.remove(id);
+        if let Some(old) = &old {
+            self.account(id.len(), old, false);
+        }
+        old
+    }
+
+    /// Remembers the deletion of `id` at `version` as a new tombstone, then forgets the oldest
+    /// tombstones while over either limit.
+    fn add_tombstone(&mut self, id: &str, version: i64, h: &mut impl Handler) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.store(String::from(id), Slot::Tombstone { version, seq });
+        self.tombstone_order.push_back((seq, String::from(id)));
+        self.enforce_limits(h);
+    }
+
+    /// Forgets the oldest tombstones while there are too many or the state is too big.
+    fn enforce_limits(&mut self, h: &mut impl Handler) {
+        let before = self.evicted;
+        while self.tombstones > self.settings.max_tombstones as usize
+            || (self.state_bytes > self.settings.max_state_bytes && self.tombstones > 0)
+        {
+            let Some((seq, id)) = self.tombstone_order.pop_front() else {
+                break;
+            };
+            if matches!(self.slots.get(&id), Some(Slot::Tombstone { seq: s, .. }) if *s == seq) {
+                self.forget(&id);
+                self.evicted += 1;
+            }
+        }
+        let evicted = self.evicted - before;
+        if evicted > 0 && (before == 0 || before / 10_000 != self.evicted / 10_000) {
+            let s = &self.settings;
+            log::forgot_tombstones(
+                h,
+                evicted,
+                s.max_tombstones,
+                s.max_state_bytes,
+                self.evicted,
+            );
+        }
+        // Stale age entries (tombstones since revived or forgotten) are dropped once they
+        // outnumber the live ones, so the queue stays within twice the tombstones.
+        if self.tombstone_order.len() > 2 * self.tombstones + 1024 {
+            let slots = &self.slots;
+            self.tombstone_order.retain(|(seq, id)| {
+                matches!(slots.get(id), Some(Slot::Tombstone { seq: s, .. }) if s == seq)
+            });
+        }
+    }
+
+    /// Recomputes the counters from scratch and checks them (tests only).
+    #[cfg(test)]
+    pub(crate) fn check_counters(&self) {
+        let tombstones = self
+            .slots
+            .values()
+            .filter(|s| matches!(s, Slot::Tombstone { .. }))
+            .count();
+        let bytes: u64 = self
+            .slots
+            .iter()
+            .map(|(id, slot)| Self::cost(id.len(), slot))
+            .sum();
+        assert_eq!(self.tombstones, tombstones, "tombstone count");
+        assert_eq!(self.state_bytes, bytes, "state bytes");
+        assert!(self.tombstone_order.len() <= 2 * self.tombstones + 1025);
+        for (id, slot) in &self.slots {
+            if let Slot::Tombstone { seq, .. } = slot {
+                assert!(
+                    self.tombstone_order
+                        .iter()
+                        .any(|(s, i)| s == seq && i == id),
+                    "tombstone {id} is in the age queue"
+                );
+            }
+        }
+    }
+}
+
+/// The bytes of an environment's strings, its ID aside.
+fn env_bytes(env: &Environment) -> usize {
+    env.env_key.len()
+        + env.env_name.len()
+        + env.project_key.len()
+        + env.project_name.len()
+        + env.sdk_key.len()
+        + env.mobile_key.len()
+        + env.expiring.as_ref().map_or(0, |x| x.key.len())
+}
