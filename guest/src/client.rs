@@ -4,7 +4,7 @@
 use alloc::string::String;
 
 use crate::handler::{Handler, Level};
-use crate::machine::{Directive, Filtered, Machine, Settings};
+use crate::machine::{Directive, Kind, Log, Machine, Settings};
 use crate::snapshot::SnapshotError;
 use crate::stream::{Step, Stream, StreamOptions};
 
@@ -67,6 +67,11 @@ impl Client {
         self.machine.on_event(name, data, now, h)
     }
 
+    /// Events seen so far ([`Machine::counters`]).
+    pub fn counters(&self) -> crate::machine::Counters {
+        self.machine.counters()
+    }
+
     /// Fires due timers ([`Machine::tick`]).
     pub fn tick(&mut self, now: u64, h: &mut impl Handler) -> Option<u64> {
         self.machine.tick(now, h)
@@ -109,14 +114,16 @@ impl Client {
         h: &mut impl Handler,
     ) -> Result<Step, String> {
         let max = self.machine.settings().max_message_bytes;
-        let filtered = &mut Filtered::new(h, self.machine.settings().log_level);
         let mut options = options.clone();
         if options.last_event_id.is_none() && self.stream.is_none() {
             options.last_event_id = self.resume_id.clone();
         }
-        let (mut stream, was_open) =
-            Stream::start(&options, max, self.stream.as_ref(), now, filtered)?;
-        let step = stream.first_step(was_open, &mut self.machine, now, h);
+        let previous = self.stream.as_ref();
+        let (stream, step) = self.machine.logging(h, now, |machine, h| {
+            let (mut stream, was_open) = Stream::start(&options, max, previous, now, h)?;
+            let step = stream.first(was_open, machine, now, h);
+            Ok::<_, String>((stream, step))
+        })?;
         self.stream = Some(stream);
         self.resume_id = None;
         Ok(step)
@@ -133,7 +140,7 @@ impl Client {
     ) -> Step {
         match self.stream.as_mut() {
             Some(s) => s.on_response(status, content_type, location, &mut self.machine, now, h),
-            None => self.not_started("on-response", h),
+            None => self.not_started("on-response", now, h),
         }
     }
 
@@ -141,7 +148,7 @@ impl Client {
     pub fn on_body(&mut self, chunk: &[u8], now: u64, h: &mut impl Handler) -> Step {
         match self.stream.as_mut() {
             Some(s) => s.on_body(chunk, &mut self.machine, now, h),
-            None => self.not_started("on-body", h),
+            None => self.not_started("on-body", now, h),
         }
     }
 
@@ -149,7 +156,7 @@ impl Client {
     pub fn on_closed(&mut self, error: Option<&str>, now: u64, h: &mut impl Handler) -> Step {
         match self.stream.as_mut() {
             Some(s) => s.on_closed(error, &mut self.machine, now, h),
-            None => self.not_started("on-closed", h),
+            None => self.not_started("on-closed", now, h),
         }
     }
 
@@ -164,15 +171,18 @@ impl Client {
         }
     }
 
-    /// A stream call before `start`: logged and ignored.
-    fn not_started(&self, call: &str, h: &mut impl Handler) -> Step {
-        Filtered::new(h, self.machine.settings().log_level).log(
-            Level::Warn,
-            format_args!("Ignoring stream.{call}: the stream client was not started"),
-        );
-        Step {
-            next_deadline: self.machine.next_deadline(),
-            ..Step::default()
-        }
+    /// A stream call before `start`: logged (rate-limited) and ignored.
+    fn not_started(&mut self, call: &str, now: u64, h: &mut impl Handler) -> Step {
+        self.machine.logging(h, now, |machine, h| {
+            h.limited(
+                Kind::NotStarted,
+                Level::Warn,
+                format_args!("Ignoring stream.{call}: the stream client was not started"),
+            );
+            Step {
+                next_deadline: machine.next_deadline(),
+                ..Step::default()
+            }
+        })
     }
 }

@@ -186,6 +186,19 @@ impl ClientGuest for Component {
     fn tick(now: u64) -> Option<u64> {
         with_client(|m| m.tick(now, &mut Imports))
     }
+
+    fn counters() -> types::EventCounters {
+        let c = with_client(|m| m.counters());
+        types::EventCounters {
+            put_events: c.put_events,
+            patch_events: c.patch_events,
+            delete_events: c.delete_events,
+            reconnect_events: c.reconnect_events,
+            other_events: c.other_events,
+            malformed_events: c.malformed_events,
+            last_event_at: c.last_event_at,
+        }
+    }
 }
 
 fn to_wit_step(step: Step) -> types::Step {

@@ -30,6 +30,8 @@ pub trait Handler {
     fn received_all_environments(&mut self);
     /// The expiring SDK key `old_key` of `env_id` has expired.
     fn key_expired(&mut self, env_id: &str, old_key: &str);
-    /// A log line. Keys in it are already masked to their last 4 characters.
+    /// A log line. Keys in it are already masked to their last 4 characters, and every value
+    /// from the wire in it is escaped and cut short, so its length is bounded; repeated lines
+    /// are rate-limited before they get here (Rule 9 of docs/rules.md).
     fn log(&mut self, level: Level, message: fmt::Arguments<'_>);
 }

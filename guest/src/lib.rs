@@ -10,6 +10,9 @@
 //! The crate is plain `no_std` + `alloc` Rust and builds and tests natively. Built for
 //! `wasm32-wasip2` it is also the `relay:autoconfig` WebAssembly component (see `wit/`), whose
 //! only imports are the handler callbacks and `wasi:logging`.
+//!
+//! The rules are written down in `docs/rules.md`: "Rule N" in comments and tests means the rule
+//! numbered N there.
 
 #![cfg_attr(target_arch = "wasm32", no_std)]
 

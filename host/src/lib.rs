@@ -8,6 +8,7 @@
 //! - [`demo::ScriptServer`]: serves a script of events on 127.0.0.1 (the `--demo` story and
 //!   `autoconfig-host serve`).
 //! - [`duration`]: Go-style durations for the command line.
+//! - [`telemetry`] and [`status`]: what `--listen` serves (health, readiness, status, metrics).
 //!
 //! The runtime (`Runtime`, `Driver`, `Handler`, the WIT records) is re-exported, so one
 //! dependency is enough for a Rust proxy.
@@ -18,5 +19,7 @@ pub mod http;
 pub mod output;
 pub mod runner;
 pub mod state_file;
+pub mod status;
+pub mod telemetry;
 
 pub use autoconfig_runtime::*;

@@ -16,10 +16,13 @@ use futures_util::{Stream, StreamExt};
 use reqwest::header::{CONTENT_TYPE, HeaderName, HeaderValue, LOCATION};
 use tracing::{error, info, warn};
 
-use autoconfig_runtime::{Driver, Error, Handler, Level, Request, Settings, StreamOptions};
+use autoconfig_runtime::{
+    Driver, Error, EventCounters, Handler, Level, Request, Settings, StreamOptions,
+};
 
 use crate::http::{self, HttpError};
 use crate::state_file::{self, Saver};
+use crate::telemetry::{ConnectionState, FailureCause, Telemetry, View, ViewRequests};
 
 /// How the runner connects. Its `Debug` shows the key's last 4 characters only.
 #[derive(Clone)]
@@ -133,19 +136,45 @@ pub async fn run<H: Handler>(
     config: &StreamConfig,
     shutdown: impl Future<Output = ()>,
 ) -> Result<Exit, RunError> {
+    run_observed(driver, config, Observer::default(), shutdown).await
+}
+
+/// What the runner reports to (for `--listen`): the telemetry it updates, and the view requests
+/// it answers from its own loop. The default reports nowhere.
+#[derive(Debug, Default)]
+pub struct Observer {
+    telemetry: Option<Telemetry>,
+    requests: Option<ViewRequests>,
+}
+
+impl Observer {
+    /// Reports to `telemetry` and answers `requests`.
+    pub fn new(telemetry: Telemetry, requests: ViewRequests) -> Self {
+        Observer {
+            telemetry: Some(telemetry),
+            requests: Some(requests),
+        }
+    }
+
+    fn note(&self, f: impl FnOnce(&Telemetry)) {
+        if let Some(t) = &self.telemetry {
+            f(t);
+        }
+    }
+}
+
+/// Like [`run`], reporting to `observer`.
+pub async fn run_observed<H: Handler>(
+    driver: &mut Driver<H>,
+    config: &StreamConfig,
+    mut observer: Observer,
+    shutdown: impl Future<Output = ()>,
+) -> Result<Exit, RunError> {
     let client = http::client(config.ca_file.as_ref(), config.connect_timeout)?;
     let mut options = config.options();
     if config.state_file.is_some() {
-        // The options are checked before the saved state is announced: a start whose request
-        // is never opened, its log lines held back (the real start below logs them).
-        let settings = driver.settings();
-        driver.configure(Settings {
-            log_level: Level::Error,
-            ..settings
-        })?;
-        let checked = driver.start(&options, now_ms());
-        driver.configure(settings)?;
-        checked?.map_err(RunError::Options)?;
+        // The options are checked before the saved state is announced.
+        check_options(driver, config)?;
     }
     let _lock = match &config.state_file {
         Some(path) => Some(state_file::lock(path)?),
@@ -162,19 +191,26 @@ pub async fn run<H: Handler>(
     let now = now_ms();
     let mut step = driver.start(&options, now)?.map_err(RunError::Options)?;
     let mut connection: Option<Connection> = None;
+    let mut requests = observer.requests.take();
     tokio::pin!(shutdown);
     loop {
         if driver.handler().output_broken() {
             return Ok(Exit::OutputClosed);
         }
+        if driver.readies() > 0 {
+            observer.note(Telemetry::set_ready);
+        }
         // Each step's actions are applied once; only its deadline stays for the wait below.
         if std::mem::take(&mut step.disconnect) {
             connection = None;
+            observer.note(|t| t.set_state(ConnectionState::Waiting, now_ms()));
         }
         if step.stop.take().is_some() {
+            observer.note(|t| t.set_state(ConnectionState::Stopped, now_ms()));
             return Ok(Exit::InvalidKey);
         }
         if let Some(request) = step.connect.take() {
+            observer.note(|t| t.attempt(now_ms()));
             connection = Some(Connection::Pending(open(&client, request)));
         }
         let save_at = saver.as_mut().and_then(|s| save_if_due(driver, s));
@@ -184,10 +220,18 @@ pub async fn run<H: Handler>(
         let io = tokio::select! {
             io = next_io(&mut connection) => io,
             _ = sleep(wait) => {
+                let open = connection.is_some();
                 step = driver.on_timeout(now_ms())?;
+                if open && step.disconnect {
+                    observer.note(|t| t.failure(FailureCause::ReadTimeout, now_ms()));
+                }
                 continue;
             }
             _ = sleep_until(save_at) => continue,
+            Some(reply) = next_request(&mut requests) => {
+                let _ = reply.send(view(driver));
+                continue;
+            }
             _ = &mut shutdown => {
                 if let Some(saver) = saver.as_mut() {
                     save(driver, saver);
@@ -206,17 +250,107 @@ pub async fn run<H: Handler>(
                 };
                 let status = response.status().as_u16();
                 let s = driver.on_response(status, header(CONTENT_TYPE), header(LOCATION), now)?;
-                if !s.disconnect && s.connect.is_none() && s.stop.is_none() {
+                let connected = !s.disconnect && s.connect.is_none() && s.stop.is_none();
+                if connected {
                     connection = Some(Connection::Body(Box::pin(response.bytes_stream())));
+                }
+                observer.note(|t| {
+                    t.response(status);
+                    match () {
+                        () if s.stop.is_some() => t.failure(FailureCause::InvalidKey, now),
+                        () if s.disconnect && status != 200 => {
+                            t.failure(FailureCause::HttpStatus, now)
+                        }
+                        () if s.disconnect => t.failure(FailureCause::ContentType, now),
+                        () if connected => t.set_state(ConnectionState::Connected, now),
+                        () => {}
+                    }
+                });
+                s
+            }
+            Io::Chunk(bytes) => {
+                let before = observed_counters(driver, &observer);
+                let started = std::time::Instant::now();
+                let s = driver.on_body(&bytes, now)?;
+                observer.note(|t| t.processed(started.elapsed()));
+                if s.disconnect && observer.telemetry.is_some() {
+                    let cause = disconnect_cause(before, driver.counters().ok());
+                    observer.note(|t| t.failure(cause, now));
                 }
                 s
             }
-            Io::Chunk(bytes) => driver.on_body(&bytes, now)?,
             Io::Closed(reason) => {
                 connection = None;
+                let cause = match reason {
+                    Some(_) => FailureCause::Network,
+                    None => FailureCause::EndOfStream,
+                };
+                observer.note(|t| t.failure(cause, now));
                 driver.on_closed(reason.as_deref(), now)?
             }
         };
+    }
+}
+
+/// Checks the stream options with the component without connecting: a start whose request is
+/// never opened, its log lines held back (the real start logs them). `Err(RunError::Options)`
+/// names the bad option.
+pub fn check_options<H: Handler>(
+    driver: &mut Driver<H>,
+    config: &StreamConfig,
+) -> Result<(), RunError> {
+    let settings = driver.settings();
+    driver.configure(Settings {
+        log_level: Level::Error,
+        ..settings
+    })?;
+    let checked = driver.start(&config.options(), now_ms());
+    driver.configure(settings)?;
+    checked?.map(drop).map_err(RunError::Options)
+}
+
+/// The next view request, or never when there is no one to ask.
+async fn next_request(
+    requests: &mut Option<ViewRequests>,
+) -> Option<tokio::sync::oneshot::Sender<View>> {
+    match requests {
+        Some(r) => r.0.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The component's state for `/status` and `/metrics`.
+fn view<H: Handler>(driver: &mut Driver<H>) -> View {
+    View {
+        served: driver.served(),
+        counters: driver.counters().ok(),
+        callbacks: driver.callbacks(),
+        traps: driver.traps(),
+        memory_bytes: driver.memory_bytes(),
+        now: now_ms(),
+    }
+}
+
+/// The event counters before a chunk, when someone is watching (to tell why a chunk ended the
+/// connection).
+fn observed_counters<H: Handler>(
+    driver: &mut Driver<H>,
+    observer: &Observer,
+) -> Option<EventCounters> {
+    observer.telemetry.as_ref()?;
+    driver.counters().ok()
+}
+
+/// Why a chunk of the body ended the connection: a malformed event or a server `reconnect`.
+fn disconnect_cause(before: Option<EventCounters>, after: Option<EventCounters>) -> FailureCause {
+    match (before, after) {
+        (Some(b), Some(a)) if a.malformed_events > b.malformed_events => {
+            FailureCause::MalformedData
+        }
+        (Some(b), Some(a)) if a.reconnect_events > b.reconnect_events => {
+            FailureCause::ServerReconnect
+        }
+        _ => FailureCause::Other,
     }
 }
 

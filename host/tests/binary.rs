@@ -4,163 +4,11 @@
 
 mod common;
 
-use std::io::Read;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-use std::time::Duration;
-
 use autoconfig_host::output::CallLine;
+use std::process::Command;
+
+use common::process::{CHILD_DEADLINE, Host, Pipe, call_lines, server_runtime};
 use common::{Reply, TestServer, poll_until_blocking, put, send};
-
-/// The runner binary built with this package.
-const BIN: &str = env!("CARGO_BIN_EXE_autoconfig-host");
-
-/// The longest a child may take to finish: the demo story plays for about 9 s, and the binary
-/// compiles the component at startup.
-const CHILD_DEADLINE: Duration = Duration::from_secs(60);
-
-/// A running `autoconfig-host` whose stdout and stderr are collected by two threads. Killed and
-/// reaped on drop if it is still running.
-struct Host {
-    child: Child,
-    stdout: Arc<Mutex<Vec<u8>>>,
-    stderr: Arc<Mutex<Vec<u8>>>,
-    readers: Vec<JoinHandle<()>>,
-}
-
-impl Host {
-    /// Starts the binary with `args` and none of its environment variables set.
-    fn start(args: &[&str]) -> Host {
-        Host::start_closing(args, None)
-    }
-
-    /// Like [`Host::start`], with the reader of stdout or stderr gone from the start.
-    fn start_closing(args: &[&str], closed: Option<Pipe>) -> Host {
-        let mut child = Command::new(BIN)
-            .args(args)
-            .env_remove("AUTO_CONFIG_KEY")
-            .env_remove("STREAM_URI")
-            .env_remove("RUST_LOG")
-            .env("NO_PROXY", "127.0.0.1,localhost")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the autoconfig-host binary starts");
-        let stdout = Arc::new(Mutex::new(Vec::new()));
-        let stderr = Arc::new(Mutex::new(Vec::new()));
-        let out = child.stdout.take().expect("stdout is piped");
-        let err = child.stderr.take().expect("stderr is piped");
-        let readers = match closed {
-            None => vec![collect(out, &stdout), collect(err, &stderr)],
-            Some(Pipe::Stdout) => vec![collect(err, &stderr)],
-            Some(Pipe::Stderr) => vec![collect(out, &stdout)],
-        };
-        Host {
-            child,
-            stdout,
-            stderr,
-            readers,
-        }
-    }
-
-    /// Waits for the child to exit (failing after [`CHILD_DEADLINE`]) and for its output.
-    fn wait(&mut self) -> ExitStatus {
-        let mut status = None;
-        let exited = poll_until_blocking(CHILD_DEADLINE, || {
-            status = self.child.try_wait().expect("try_wait works");
-            status.is_some()
-        });
-        assert!(
-            exited,
-            "autoconfig-host did not exit in time; stderr:\n{}",
-            self.stderr()
-        );
-        for reader in self.readers.drain(..) {
-            reader.join().expect("an output reader does not panic");
-        }
-        status.expect("the child exited")
-    }
-
-    /// Waits for the child's exit code.
-    fn code(&mut self) -> i32 {
-        let status = self.wait();
-        status
-            .code()
-            .unwrap_or_else(|| panic!("no exit code (killed by a signal?): {status:?}"))
-    }
-
-    fn stdout(&self) -> String {
-        String::from_utf8(self.stdout.lock().expect("not poisoned").clone())
-            .expect("stdout is UTF-8")
-    }
-
-    fn stderr(&self) -> String {
-        String::from_utf8_lossy(&self.stderr.lock().expect("not poisoned")).into_owned()
-    }
-}
-
-/// One of the child's output pipes.
-#[derive(Clone, Copy)]
-enum Pipe {
-    Stdout,
-    Stderr,
-}
-
-impl Drop for Host {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-/// Copies `from` into `into` until EOF, on a thread.
-fn collect(mut from: impl Read + Send + 'static, into: &Arc<Mutex<Vec<u8>>>) -> JoinHandle<()> {
-    let into = Arc::clone(into);
-    std::thread::spawn(move || {
-        let mut buf = [0_u8; 4096];
-        loop {
-            match from.read(&mut buf) {
-                Ok(0) | Err(_) => return,
-                Ok(n) => into
-                    .lock()
-                    .expect("not poisoned")
-                    .extend_from_slice(&buf[..n]),
-            }
-        }
-    })
-}
-
-/// Parses stdout: it must end with a newline, and each line must be one JSON object of the
-/// contract.
-fn call_lines(stdout: &str) -> Vec<CallLine> {
-    assert!(
-        stdout.is_empty() || stdout.ends_with('\n'),
-        "stdout ends with a complete line: {stdout:?}"
-    );
-    stdout
-        .lines()
-        .map(|line| {
-            let value: serde_json::Value =
-                serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}"));
-            assert!(value.is_object(), "not a JSON object: {line:?}");
-            serde_json::from_value(value)
-                .unwrap_or_else(|e| panic!("not a contract line ({e}): {line:?}"))
-        })
-        .collect()
-}
-
-/// A tokio runtime for the test servers of a blocking test.
-fn server_runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("a tokio runtime")
-}
 
 #[test]
 fn demo_plays_the_story_and_exits_0() {
@@ -313,7 +161,7 @@ fn stop_with_signal(signal: &str) {
         host.stdout().contains(r#"{"op":"ready"}"#)
     });
     assert!(ready, "the host got the put; stderr:\n{}", host.stderr());
-    let pid = host.child.id().to_string();
+    let pid = host.pid().to_string();
     let killed = Command::new("kill")
         .args([signal, &pid])
         .status()
@@ -418,7 +266,7 @@ fn serve_subcommand_streams_a_script() {
         ]
     );
     for child in [&mut host, &mut server] {
-        let pid = child.child.id().to_string();
+        let pid = child.pid().to_string();
         Command::new("kill")
             .args(["-TERM", &pid])
             .status()
@@ -466,7 +314,7 @@ fn ca_file_must_hold_a_pem_certificate() {
 
 /// Sends `signal` to the host and checks it exits 0.
 fn stop(host: &mut Host) {
-    let pid = host.child.id().to_string();
+    let pid = host.pid().to_string();
     let killed = Command::new("kill")
         .args(["-TERM", &pid])
         .status()

@@ -26,10 +26,27 @@ struct HostState<H> {
     restoring: Option<(Mirror, bool)>,
     /// Whether `mirror` is kept (see [`Driver::set_recovery`]).
     recovery: bool,
-    /// Callbacks delivered so far.
+    /// Callbacks delivered so far, plus changes of the stream's last event id.
     changes: u64,
-    /// `received-all-environments` callbacks delivered so far.
-    readies: u64,
+    /// Callbacks delivered so far, by kind.
+    callbacks: Callbacks,
+}
+
+/// Callbacks delivered to the handler, by kind (restores announced to the handler included).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Callbacks {
+    /// `add-environment`.
+    pub add: u64,
+    /// `update-environment`.
+    pub update: u64,
+    /// `delete-environment`.
+    pub delete: u64,
+    /// `received-all-environments`.
+    pub ready: u64,
+    /// `key-expired`.
+    pub key_expired: u64,
+    /// [`Handler::reset`]: the state was lost.
+    pub reset: u64,
 }
 
 /// The store's memory limits, remembering the size of the guest's linear memory.
@@ -100,6 +117,8 @@ pub struct Driver<H: Handler> {
     limits: Limits,
     /// Traps so far (passed as `prior-failures` when the stream restarts after one).
     traps: u32,
+    /// Body bytes pushed since the last response (what the guest's SSE parser may hold).
+    body_bytes: usize,
 }
 
 impl<H: Handler> std::fmt::Debug for Driver<H> {
@@ -130,6 +149,7 @@ impl<H: Handler> Driver<H> {
             stream: None,
             limits: runtime.limits(),
             traps: 0,
+            body_bytes: 0,
         };
         driver.store = Some(driver.new_store(handler, Mirror::default()));
         driver.ensure_instance()?;
@@ -156,7 +176,7 @@ impl<H: Handler> Driver<H> {
             restoring: None,
             recovery: true,
             changes: 0,
-            readies: 0,
+            callbacks: Callbacks::default(),
         };
         let mut store = Store::new(self.runtime.engine(), state);
         store.limiter(|s| &mut s.limits);
@@ -235,6 +255,7 @@ impl<H: Handler> Driver<H> {
                         if let Some(store) = self.store.as_mut() {
                             let data = store.data_mut();
                             data.mirror.clear();
+                            data.callbacks.reset += 1;
                             data.handler.reset();
                         }
                     }
@@ -250,10 +271,10 @@ impl<H: Handler> Driver<H> {
         self.next_deadline = None;
         if let Some(old) = self.store.take() {
             let state = old.into_data();
-            let (changes, readies, recovery) = (state.changes, state.readies, state.recovery);
+            let (changes, callbacks, recovery) = (state.changes, state.callbacks, state.recovery);
             let mut store = self.new_store(state.handler, state.mirror);
             store.data_mut().changes = changes;
-            store.data_mut().readies = readies;
+            store.data_mut().callbacks = callbacks;
             store.data_mut().recovery = recovery;
             self.store = Some(store);
         }
@@ -404,6 +425,7 @@ impl<H: Handler> Driver<H> {
         location: Option<&str>,
         now: u64,
     ) -> Result<Step, Error> {
+        self.body_bytes = 0;
         let len = content_type.map_or(0, str::len) + location.map_or(0, str::len);
         self.stream_call(len, now, |i, s| {
             i.relay_autoconfig_stream_client().call_on_response(
@@ -417,8 +439,16 @@ impl<H: Handler> Driver<H> {
     }
 
     /// The next chunk of the open stream's body.
+    ///
+    /// The chunk may complete an event whose earlier bytes came in earlier chunks (up to
+    /// `max-message-bytes` of them: larger events are dropped), so the call's fuel covers those
+    /// bytes too.
     pub fn on_body(&mut self, chunk: &[u8], now: u64) -> Result<Step, Error> {
-        self.stream_call(chunk.len(), now, |i, s| {
+        let earlier = self
+            .body_bytes
+            .min(usize::try_from(self.settings.max_message_bytes).unwrap_or(usize::MAX));
+        self.body_bytes = self.body_bytes.saturating_add(chunk.len());
+        self.stream_call(chunk.len().saturating_add(earlier), now, |i, s| {
             i.relay_autoconfig_stream_client()
                 .call_on_body(s, chunk, now)
         })
@@ -515,7 +545,28 @@ impl<H: Handler> Driver<H> {
 
     /// How many `received-all-environments` callbacks were delivered.
     pub fn readies(&self) -> u64 {
-        self.store.as_ref().map_or(0, |s| s.data().readies)
+        self.callbacks().ready
+    }
+
+    /// The callbacks delivered so far, by kind.
+    pub fn callbacks(&self) -> Callbacks {
+        self.store
+            .as_ref()
+            .map_or_else(Callbacks::default, |s| s.data().callbacks)
+    }
+
+    /// Every environment the proxy was told about, by env id, as it serves it now (empty when
+    /// recovery is off: see [`Driver::set_recovery`]).
+    pub fn served(&self) -> Vec<crate::mirror::Served> {
+        self.store
+            .as_ref()
+            .map_or_else(Vec::new, |s| s.data().mirror.served())
+    }
+
+    /// What this instance has seen (events by name, malformed ones, the last event's time); a
+    /// fresh instance after a trap starts from zero.
+    pub fn counters(&mut self) -> Result<crate::EventCounters, Error> {
+        self.call(0, |i, s| i.relay_autoconfig_client().call_counters(s))
     }
 
     /// Changes the fuel budget of later calls (and the memory limit of instances created from
@@ -578,6 +629,7 @@ impl<H: Handler> HostState<H> {
             Some((mirror, announce)) => {
                 mirror.told(&params);
                 if *announce {
+                    self.callbacks.add += 1;
                     self.handler.add_environment(params);
                 }
             }
@@ -585,6 +637,7 @@ impl<H: Handler> HostState<H> {
                 if self.recovery {
                     self.mirror.told(&params);
                 }
+                self.callbacks.add += 1;
                 self.handler.add_environment(params);
             }
         }
@@ -595,19 +648,21 @@ impl<H: Handler> HostState<H> {
         if self.recovery {
             self.mirror.told(&params);
         }
+        self.callbacks.update += 1;
         self.handler.update_environment(params);
     }
 
     fn delete_environment(&mut self, env_id: String) {
         self.changes += 1;
         self.mirror.deleted(&env_id);
+        self.callbacks.delete += 1;
         self.handler.delete_environment(env_id);
     }
 
     fn received_all_environments(&mut self) {
         self.changes += 1;
-        self.readies += 1;
         if matches!(self.restoring, None | Some((_, true))) {
+            self.callbacks.ready += 1;
             self.handler.received_all_environments();
         }
     }
@@ -615,6 +670,7 @@ impl<H: Handler> HostState<H> {
     fn key_expired(&mut self, env_id: String, old_key: String) {
         self.changes += 1;
         self.mirror.expired(&env_id);
+        self.callbacks.key_expired += 1;
         self.handler.key_expired(env_id, old_key);
     }
 }

@@ -22,9 +22,10 @@ pub mod handler;
 pub mod mirror;
 pub mod runtime;
 
-pub use driver::Driver;
+pub use driver::{Callbacks, Driver};
 pub use error::{BoxError, Error, Trap, TrapKind, report};
 pub use handler::Handler;
+pub use mirror::Served;
 pub use relay_autoconfig_types::stream::{Request, Step, StopReason, StreamOptions};
 pub use relay_autoconfig_types::{
     DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_STATE_BYTES, DEFAULT_MAX_TOMBSTONES, EnvironmentParams,
@@ -34,6 +35,8 @@ pub use runtime::{COMPONENT, COMPONENT_PATH, COMPONENT_SHA256, Limits, Runtime};
 
 /// The WIT `directive`: what to do after an SSE event.
 pub use bindings::relay::autoconfig::types::Directive;
+/// The WIT `event-counters`: what an instance has seen, for metrics.
+pub use bindings::relay::autoconfig::types::EventCounters;
 /// The WIT `restart-reason`.
 pub use bindings::relay::autoconfig::types::RestartReason;
 /// The WIT `restored`: what `state.restore` brought back.

@@ -14,7 +14,7 @@ use std::hash::{Hash, Hasher};
 
 use relay_autoconfig_types::snapshot::{self, SnapEnv, SnapExpiring, SnapState};
 
-use crate::EnvironmentParams;
+use crate::{EnvironmentParams, ExpiringKey};
 
 /// The strings of an entry, in this order, packed into one buffer.
 const STRINGS: usize = 8;
@@ -82,6 +82,29 @@ impl Told {
         self.part(0)
     }
 
+    fn to_served(&self) -> Served {
+        let s = |i| self.part(i).to_owned();
+        Served {
+            params: EnvironmentParams {
+                env_id: s(0),
+                env_key: s(1),
+                env_name: s(2),
+                project_key: s(3),
+                project_name: s(4),
+                sdk_key: s(5),
+                mobile_key: s(6),
+                expiring_sdk_key: self.has_expiring.then(|| ExpiringKey {
+                    key: s(7),
+                    expires_at: self.expires_at,
+                }),
+                default_ttl_minutes: self.default_ttl_minutes,
+                secure_mode: self.secure_mode,
+                version: self.version,
+            },
+            key_expired: self.expired,
+        }
+    }
+
     fn to_snap(&self) -> SnapEnv {
         let s = |i| self.part(i).to_owned();
         SnapEnv {
@@ -125,6 +148,16 @@ impl Borrow<str> for Told {
     }
 }
 
+/// One environment as the proxy serves it: the last parameters delivered, and whether the
+/// expiring key's `key-expired` was delivered since.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Served {
+    /// The last `add`/`update` parameters.
+    pub params: EnvironmentParams,
+    /// `key-expired` was delivered for its expiring key.
+    pub key_expired: bool,
+}
+
 /// The environments the handler was told about.
 #[derive(Default)]
 pub struct Mirror {
@@ -148,6 +181,13 @@ impl Mirror {
             told.expired = true;
             self.envs.insert(told);
         }
+    }
+
+    /// Every environment the proxy has, by env id.
+    pub fn served(&self) -> Vec<Served> {
+        let mut all: Vec<Served> = self.envs.iter().map(Told::to_served).collect();
+        all.sort_by(|a, b| a.params.env_id.cmp(&b.params.env_id));
+        all
     }
 
     /// How many environments the proxy has.
@@ -181,7 +221,6 @@ impl Mirror {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ExpiringKey;
 
     fn params(id: &str, expiring: Option<(&str, Option<u64>)>) -> EnvironmentParams {
         EnvironmentParams {
@@ -235,5 +274,11 @@ mod tests {
         assert_eq!((a.default_ttl, a.secure_mode, a.version), (-3, true, 7));
         assert_eq!(state.environments[1].env_id, "c");
         assert_eq!(state.environments[1].expiring, None);
+        let served = m.served();
+        assert_eq!(served.len(), 2);
+        assert_eq!(served[0].params, params("a", Some(("old", Some(99)))));
+        assert!(served[0].key_expired);
+        assert_eq!(served[1].params, params("c", None));
+        assert!(!served[1].key_expired);
     }
 }

@@ -236,49 +236,187 @@ fn expiry_fires_at_the_given_now() {
     assert_eq!(d.next_deadline(), None);
 }
 
+/// A directory for one cache test: `<temp>/autoconfig-cache-<pid>-<test>`, emptied first and
+/// removed when dropped (also when the test fails).
+struct CacheDir(std::path::PathBuf);
+
+impl CacheDir {
+    fn new(test: &str) -> CacheDir {
+        let dir =
+            std::env::temp_dir().join(format!("autoconfig-cache-{}-{test}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        CacheDir(dir)
+    }
+
+    /// The files in the directory, sorted.
+    fn files(&self) -> Vec<std::path::PathBuf> {
+        let mut files: Vec<_> = std::fs::read_dir(&self.0)
+            .expect("cache dir")
+            .map(|e| e.expect("dir entry").path())
+            .collect();
+        files.sort();
+        files
+    }
+}
+
+impl Drop for CacheDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The runtime instantiates and handles one event.
+fn cache_loaded_runtime_works(rt: &Runtime) {
+    let mut d = Driver::new(rt, Recorder::default()).expect("instantiate");
+    d.on_event(
+        "patch",
+        &format!(r#"{{"path":"/environments/a","data":{}}}"#, env("a", 1)),
+        T0,
+    )
+    .expect("no trap");
+    assert_eq!(d.handler_mut().take().len(), 1);
+}
+
+/// A file's contents and identity: a file replaced by a rename (a rewrite) has a new inode.
+#[derive(Debug, PartialEq, Eq)]
+struct FileState {
+    bytes: Vec<u8>,
+    modified: std::time::SystemTime,
+    #[cfg(unix)]
+    inode: u64,
+}
+
+fn file_state(path: &std::path::Path) -> FileState {
+    let meta = std::fs::metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    FileState {
+        bytes: std::fs::read(path).expect("read"),
+        modified: meta.modified().expect("mtime"),
+        #[cfg(unix)]
+        inode: std::os::unix::fs::MetadataExt::ino(&meta),
+    }
+}
+
 #[test]
 fn compiled_cache_round_trips_and_survives_corruption() {
-    let dir = std::env::temp_dir().join(format!("autoconfig-cache-test-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let load = || Runtime::from_bytes_cached(COMPONENT, Limits::default(), &dir).expect("load");
-    let works = |rt: &Runtime| {
-        let mut d = Driver::new(rt, Recorder::default()).expect("instantiate");
-        d.on_event(
-            "patch",
-            &format!(r#"{{"path":"/environments/a","data":{}}}"#, env("a", 1)),
-            T0,
-        )
-        .expect("no trap");
-        assert_eq!(d.handler_mut().take().len(), 1);
+    let dir = CacheDir::new("corruption");
+    let load = || Runtime::from_bytes_cached(COMPONENT, Limits::default(), &dir.0).expect("load");
+
+    // First load: compiles, writes the entry and its hash.
+    cache_loaded_runtime_works(&load());
+    let files = dir.files();
+    let [entry, hash] = files.as_slice() else {
+        panic!("expected an entry and its hash: {files:?}")
     };
-    works(&load());
-    let entries: Vec<_> = std::fs::read_dir(&dir)
-        .expect("cache dir")
-        .filter_map(Result::ok)
-        .collect();
-    assert_eq!(entries.len(), 1, "one compiled entry");
-    let entry = entries[0].path();
-    assert!(entry.extension().is_some_and(|x| x == "cwasm"));
-    let written = std::fs::metadata(&entry)
-        .expect("entry")
-        .modified()
-        .expect("mtime");
-    works(&load());
+    assert!(entry.extension().is_some_and(|x| x == "cwasm"), "{files:?}");
     assert_eq!(
-        std::fs::metadata(&entry)
-            .expect("entry")
-            .modified()
-            .expect("mtime"),
-        written,
-        "reused, not rewritten"
+        hash.file_name(),
+        Some(std::ffi::OsStr::new(&format!(
+            "{}.sha256",
+            entry.file_name().expect("name").to_string_lossy()
+        ))),
+        "{files:?}"
     );
-    std::fs::write(&entry, b"not machine code").expect("corrupt");
-    works(&load());
+    let good_entry = file_state(entry);
+    let good_hash = file_state(hash);
+    assert!(good_entry.bytes.len() > 1000, "machine code");
+    let hex = std::str::from_utf8(&good_hash.bytes).expect("text").trim();
     assert!(
-        std::fs::metadata(&entry).expect("entry").len() > 1000,
-        "replaced by a good entry"
+        hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{hex:?}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&dir.0).expect("dir").permissions().mode();
+        assert_eq!(mode & 0o077, 0, "created private: {mode:o}");
+    }
+
+    // Second load: reuses both files as they are.
+    cache_loaded_runtime_works(&load());
+    assert_eq!(file_state(entry), good_entry, "entry reused, not rewritten");
+    assert_eq!(file_state(hash), good_hash, "hash reused, not rewritten");
+
+    let len = good_entry.bytes.len();
+    let mut zeroed = good_entry.bytes.clone();
+    zeroed[len / 3..2 * len / 3].fill(0);
+    let corruptions: [(&str, &dyn Fn()); 5] = [
+        // The SIGSEGV of the issue: zeroed machine code must never run.
+        ("middle third zeroed", &|| {
+            std::fs::write(entry, &zeroed).expect("zero")
+        }),
+        ("entry truncated", &|| {
+            std::fs::write(entry, &good_entry.bytes[..len / 2]).expect("truncate")
+        }),
+        ("hash file deleted", &|| {
+            std::fs::remove_file(hash).expect("delete hash")
+        }),
+        ("hash file garbage", &|| {
+            std::fs::write(hash, b"garbage, not a SHA-256\n").expect("garbage")
+        }),
+        ("foreign file", &|| {
+            std::fs::write(entry, COMPONENT).expect("foreign")
+        }),
+    ];
+    for (what, corrupt) in corruptions {
+        corrupt();
+        cache_loaded_runtime_works(&load());
+        let repaired_entry = file_state(entry);
+        let repaired_hash = file_state(hash);
+        // Compilation is deterministic: the replacement is the original, byte for byte.
+        assert!(
+            repaired_entry.bytes == good_entry.bytes,
+            "{what}: the entry was not replaced by a good one"
+        );
+        assert_eq!(
+            repaired_hash.bytes, good_hash.bytes,
+            "{what}: the hash was not rewritten"
+        );
+        #[cfg(unix)]
+        assert_ne!(
+            repaired_entry.inode, good_entry.inode,
+            "{what}: the entry was not rewritten"
+        );
+        // Valid again: the next load reuses both files.
+        cache_loaded_runtime_works(&load());
+        assert!(
+            file_state(entry) == repaired_entry,
+            "{what}: the repaired entry was not reused"
+        );
+        assert_eq!(
+            file_state(hash),
+            repaired_hash,
+            "{what}: the repaired hash was not reused"
+        );
+        assert_eq!(
+            dir.files().len(),
+            2,
+            "{what}: no temporary file left behind"
+        );
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn compiled_cache_refuses_a_directory_others_can_write() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = CacheDir::new("world-writable");
+    std::fs::create_dir(&dir.0).expect("create");
+    std::fs::set_permissions(&dir.0, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    for _ in 0..2 {
+        cache_loaded_runtime_works(
+            &Runtime::from_bytes_cached(COMPONENT, Limits::default(), &dir.0).expect("load"),
+        );
+        assert_eq!(
+            dir.files(),
+            Vec::<std::path::PathBuf>::new(),
+            "nothing cached"
+        );
+    }
+    assert_eq!(
+        std::fs::metadata(&dir.0).expect("dir").permissions().mode() & 0o777,
+        0o777,
+        "left as it was"
+    );
 }
 
 #[test]

@@ -3,8 +3,14 @@
 
 use core::fmt::{self, Write};
 
-/// How many characters of a logged name or ID are kept before it is cut with `…`.
-const MAX_LOGGED_CHARS: usize = 120;
+/// How many characters of a logged name or ID are shown, escapes counted as written (`\n` is 2,
+/// `\u{1b}` 6): longer ones are cut there with `…`. So one field of a log line takes at most
+/// 121 characters (484 bytes of UTF-8) whatever it holds.
+pub const MAX_LOGGED_CHARS: usize = 120;
+
+/// How many characters of a logged message from outside (a decoder error, a network error) are
+/// shown, counted like [`MAX_LOGGED_CHARS`]; longer ones are cut with `…`.
+pub const MAX_LOGGED_MESSAGE_CHARS: usize = 200;
 
 /// Displays a secret key as `…` plus its last 4 characters (the whole key if it is shorter than
 /// 5 characters is still hidden except for those last 4).
@@ -54,41 +60,105 @@ macro_rules! debug_with_masked_keys {
     };
 }
 
-/// Displays a name or ID from the wire: control characters escaped, at most
-/// `MAX_LOGGED_CHARS` characters.
+/// Displays a name or ID from the wire: control characters escaped, cut with `…` at
+/// [`MAX_LOGGED_CHARS`] characters (escapes counted as written).
 #[derive(Debug, Clone, Copy)]
 pub struct Safe<'a>(pub &'a str);
 
 impl fmt::Display for Safe<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, c) in self.0.chars().enumerate() {
-            if i == MAX_LOGGED_CHARS {
-                return f.write_char('…');
-            }
-            write_escaped_char(f, c)?;
-        }
-        Ok(())
+        write_capped(f, MAX_LOGGED_CHARS, false, |w| w.write_str(self.0))
     }
 }
 
-/// Displays a value from the wire like [`Safe`], between double quotes (`"` inside escaped).
+/// Displays a value from the wire like [`Safe`], between double quotes (`"` and `\` inside
+/// escaped); the quotes are not counted.
 #[derive(Debug, Clone, Copy)]
 pub struct Quoted<'a>(pub &'a str);
 
 impl fmt::Display for Quoted<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_char('"')?;
-        for (i, c) in self.0.chars().enumerate() {
-            if i == MAX_LOGGED_CHARS {
-                f.write_char('…')?;
-                break;
-            }
-            if c == '"' || c == '\\' {
-                f.write_char('\\')?;
-            }
-            write_escaped_char(f, c)?;
-        }
+        write_capped(f, MAX_LOGGED_CHARS, true, |w| w.write_str(self.0))?;
         f.write_char('"')
+    }
+}
+
+/// Displays a message from outside (a decoder error, a network error, anything `Display`): control
+/// characters escaped, cut with `…` at [`MAX_LOGGED_MESSAGE_CHARS`] characters. The value stops
+/// being formatted at the cut.
+#[derive(Debug, Clone, Copy)]
+pub struct SafeMessage<T>(pub T);
+
+impl<T: fmt::Display> fmt::Display for SafeMessage<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_capped(f, MAX_LOGGED_MESSAGE_CHARS, false, |w| {
+            write!(w, "{}", self.0)
+        })
+    }
+}
+
+/// Writes what `write` writes to `f`, escaped (control characters, and with `quote` also `"` and
+/// `\`), cut with `…` before the character that would take it over `max` characters.
+fn write_capped(
+    f: &mut impl Write,
+    max: usize,
+    quote: bool,
+    write: impl FnOnce(&mut Capped<'_>) -> fmt::Result,
+) -> fmt::Result {
+    let mut capped = Capped {
+        out: f,
+        left: max,
+        quote,
+        cut: false,
+    };
+    let result = write(&mut capped);
+    if capped.cut {
+        // The error was ours, to stop the writer at the cut.
+        f.write_char('…')
+    } else {
+        result
+    }
+}
+
+/// A writer that escapes and counts what it passes on, and refuses (with `cut` set) the first
+/// character over its budget.
+struct Capped<'a> {
+    out: &'a mut dyn Write,
+    /// Characters still allowed.
+    left: usize,
+    /// Whether `"` and `\` are escaped too.
+    quote: bool,
+    /// The budget ran out: the text was cut.
+    cut: bool,
+}
+
+impl Write for Capped<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        for c in s.chars() {
+            let escaped = c.is_control() || (self.quote && (c == '"' || c == '\\'));
+            let width = if c.is_control() {
+                c.escape_default().len()
+            } else if escaped {
+                2
+            } else {
+                1
+            };
+            if width > self.left {
+                self.cut = true;
+                return Err(fmt::Error);
+            }
+            self.left -= width;
+            if c.is_control() {
+                write!(self.out, "{}", c.escape_default())?;
+            } else {
+                if escaped {
+                    self.out.write_char('\\')?;
+                }
+                self.out.write_char(c)?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -194,6 +264,46 @@ mod tests {
     #[test]
     fn quoted_wraps_and_escapes() {
         assert_eq!(format!("{}", Quoted("a\"b\n")), "\"a\\\"b\\n\"");
+    }
+
+    #[test]
+    fn caps_count_escapes_as_written() {
+        // 150 control characters: 20 escapes of 6 characters fill the 120.
+        let controls = "\u{1b}".repeat(150);
+        let shown = format!("{}", Safe(&controls));
+        assert_eq!(shown, format!("{}…", "\\u{1b}".repeat(20)));
+        // Exactly at the limit: not cut.
+        let exact = "x".repeat(MAX_LOGGED_CHARS);
+        assert_eq!(format!("{}", Safe(&exact)), exact);
+        // An escape that would not fit whole is not started.
+        let almost = format!("{}\n", "x".repeat(MAX_LOGGED_CHARS - 1));
+        assert_eq!(
+            format!("{}", Safe(&almost)),
+            format!("{}…", "x".repeat(MAX_LOGGED_CHARS - 1))
+        );
+        // Quotes inside count as two; the surrounding ones not at all.
+        let quotes = "\"".repeat(100);
+        let shown = format!("{}", Quoted(&quotes));
+        assert_eq!(shown, format!("\"{}…\"", "\\\"".repeat(60)));
+        // Astral characters count as one each.
+        let crabs = "🦀".repeat(1000);
+        assert_eq!(
+            format!("{}", Safe(&crabs)).chars().count(),
+            MAX_LOGGED_CHARS + 1
+        );
+    }
+
+    #[test]
+    fn safe_message_caps_any_display() {
+        let long = format!("bad\n{}", "y".repeat(150_000));
+        let shown = format!("{}", SafeMessage(&long));
+        assert!(shown.starts_with("bad\\ny"), "{shown}");
+        assert_eq!(shown.chars().count(), MAX_LOGGED_MESSAGE_CHARS + 1);
+        assert!(shown.ends_with('…'));
+        assert_eq!(
+            format!("{}", SafeMessage(format_args!("{}-{}", 1, 2))),
+            "1-2"
+        );
     }
 
     #[test]

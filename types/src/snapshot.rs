@@ -145,6 +145,8 @@ impl fmt::Display for SnapshotError {
     }
 }
 
+impl core::error::Error for SnapshotError {}
+
 /// Wraps a payload in the header.
 pub fn encode(state: &SnapState) -> Vec<u8> {
     let payload = serde_json::to_vec(state).unwrap_or_default();

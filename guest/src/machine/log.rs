@@ -1,14 +1,21 @@
 //! Every log line of the machine, one function each, in the order of docs/rules.md (Rule 9:
-//! levels, masking and escaping). The texts are part of the behaviour: tests match them.
+//! levels, masking, escaping and rate limits). The texts are part of the behaviour: tests match
+//! them.
 //!
-//! Lines are built with `format_args!`, so one below the handler's level (see `Filtered`) is
-//! never formatted.
+//! Lines are built with `format_args!`, so one below the handler's level (see `Filtered`) or
+//! suppressed by its rate limit is never formatted. Every value from the wire is shown through
+//! `Safe`, `Quoted` (names, ids, paths: 120 characters at most), `Last4` (keys) or `SafeMessage`
+//! (decoder errors: 200 characters at most), so every line has a bounded length whatever the
+//! input. The functions taking `impl Log` are rate-limited: one [`Kind`] each, for lines an
+//! upstream can repeat without changing any state (see `limit.rs`); the others report changes
+//! and are never limited.
 
 use core::fmt;
 
+use super::{Kind, Log};
 use crate::env::Environment;
 use crate::handler::{Handler, Level};
-use crate::mask::{Last4, Quoted, Safe};
+use crate::mask::{Last4, Quoted, Safe, SafeMessage};
 use crate::timestamp::Rfc3339;
 
 /// The `(project name, env name)` pair shown after an env ID in log lines.
@@ -27,9 +34,10 @@ impl fmt::Display for Names<'_> {
 
 // Any event (Rules 5, 6, 8).
 
-/// Debug: every event received, never its data.
-pub(super) fn received_event(h: &mut impl Handler, name: &str, data_len: usize) {
-    h.log(
+/// Debug: every event received, never its data. Limited.
+pub(super) fn received_event(h: &mut impl Log, name: &str, data_len: usize) {
+    h.limited(
+        Kind::ReceivedEvent,
         Level::Debug,
         format_args!(
             "Received {} event ({} bytes of data)",
@@ -44,16 +52,22 @@ pub(super) fn oversized(h: &mut impl Handler, name: &str, data_len: usize, limit
     h.log(
         Level::Error,
         format_args!(
-            "Received streaming {name:?} event with malformed JSON data ({data_len} bytes, over the limit of {limit}); will restart stream"
+            "Received streaming {} event with malformed JSON data ({data_len} bytes, over the limit of {limit}); will restart stream",
+            Quoted(name)
         ),
     );
 }
 
-/// Error: malformed data; the stream restarts.
+/// Error: malformed data; the stream restarts. `error` (a decoder message) is cut at 200
+/// characters.
 pub(super) fn malformed(h: &mut impl Handler, event: &str, error: &dyn fmt::Display) {
     h.log(
         Level::Error,
-        format_args!("Received streaming {event:?} event with malformed JSON data ({error}); will restart stream"),
+        format_args!(
+            "Received streaming {} event with malformed JSON data ({}); will restart stream",
+            Quoted(event),
+            SafeMessage(error)
+        ),
     );
 }
 
@@ -67,9 +81,10 @@ pub(super) fn reconnect_requested(h: &mut impl Handler) {
     );
 }
 
-/// Warn: any other event name (Rule 6).
-pub(super) fn unrecognized_event(h: &mut impl Handler, name: &str) {
-    h.log(
+/// Warn: any other event name (Rule 6). Limited.
+pub(super) fn unrecognized_event(h: &mut impl Log, name: &str) {
+    h.limited(
+        Kind::UnrecognizedEvent,
         Level::Warn,
         format_args!("Ignoring unrecognized stream event: {}", Quoted(name)),
     );
@@ -78,9 +93,10 @@ pub(super) fn unrecognized_event(h: &mut impl Handler, name: &str) {
 // put, patch and delete (Rules 1-3).
 
 /// Info: a `put`, `patch` or `delete` whose path names no environment (or, for `put`, is not
-/// `/`).
-pub(super) fn ignored_unknown_path(h: &mut impl Handler, event: &'static str, path: &str) {
-    h.log(
+/// `/`). Limited.
+pub(super) fn ignored_unknown_path(h: &mut impl Log, event: &'static str, path: &str) {
+    h.limited(
+        Kind::IgnoredUnknownPath,
         Level::Info,
         format_args!(
             "Ignoring \"{event}\" event for unknown path {}",
@@ -97,9 +113,10 @@ pub(super) fn received_configuration(h: &mut impl Handler, count: usize) {
     );
 }
 
-/// Warn: a put entry or patch whose `envId` is not its key.
-pub(super) fn env_id_mismatch(h: &mut impl Handler, env_id: &str, key: &str) {
-    h.log(
+/// Warn: a put entry or patch whose `envId` is not its key. Limited.
+pub(super) fn env_id_mismatch(h: &mut impl Log, env_id: &str, key: &str) {
+    h.limited(
+        Kind::EnvIdMismatch,
         Level::Warn,
         format_args!(
             "Ignoring environment data whose envId {} did not match key {}",
@@ -128,9 +145,10 @@ pub(super) fn remembering_unknown_deletion(h: &mut impl Handler, id: &str, versi
     );
 }
 
-/// Info: a `delete` not newer than the live environment (Rule 3).
-pub(super) fn ignored_out_of_order_delete(h: &mut impl Handler, id: &str, env: &Environment) {
-    h.log(
+/// Info: a `delete` not newer than the live environment (Rule 3). Limited.
+pub(super) fn ignored_out_of_order_delete(h: &mut impl Log, id: &str, env: &Environment) {
+    h.limited(
+        Kind::IgnoredOutOfOrderDelete,
         Level::Info,
         format_args!(
             "Ignoring out-of-order delete for environment {} {}",
@@ -140,13 +158,10 @@ pub(super) fn ignored_out_of_order_delete(h: &mut impl Handler, id: &str, env: &
     );
 }
 
-/// Info: a `delete` older than the tombstone (Rule 3).
-pub(super) fn ignored_out_of_order_delete_of_deleted(
-    h: &mut impl Handler,
-    id: &str,
-    deleted_at: i64,
-) {
-    h.log(
+/// Info: a `delete` older than the tombstone (Rule 3). Limited.
+pub(super) fn ignored_out_of_order_delete_of_deleted(h: &mut impl Log, id: &str, deleted_at: i64) {
+    h.limited(
+        Kind::IgnoredOutOfOrderDeleteOfDeleted,
         Level::Info,
         format_args!(
             "Ignoring out-of-order delete for environment {} (deleted at version {deleted_at})",
@@ -155,9 +170,10 @@ pub(super) fn ignored_out_of_order_delete_of_deleted(
     );
 }
 
-/// Debug: a `delete` at the tombstone's version (Rule 3).
-pub(super) fn already_deleted(h: &mut impl Handler, id: &str, version: i64) {
-    h.log(
+/// Debug: a `delete` at the tombstone's version (Rule 3). Limited.
+pub(super) fn already_deleted(h: &mut impl Log, id: &str, version: i64) {
+    h.limited(
+        Kind::AlreadyDeleted,
         Level::Debug,
         format_args!(
             "Environment {} was already deleted at version {version}",
@@ -179,9 +195,10 @@ pub(super) fn stays_deleted(h: &mut impl Handler, id: &str, version: i64) {
 
 // Upsert (Rules 4 and 20).
 
-/// Info: an update not newer than the live environment `known` (Rule 4).
-pub(super) fn ignored_out_of_order_update(h: &mut impl Handler, id: &str, known: &Environment) {
-    h.log(
+/// Info: an update not newer than the live environment `known` (Rule 4). Limited.
+pub(super) fn ignored_out_of_order_update(h: &mut impl Log, id: &str, known: &Environment) {
+    h.limited(
+        Kind::IgnoredOutOfOrderUpdate,
         Level::Info,
         format_args!(
             "Ignoring out-of-order update for environment {} {}",
@@ -191,13 +208,10 @@ pub(super) fn ignored_out_of_order_update(h: &mut impl Handler, id: &str, known:
     );
 }
 
-/// Info: an update not newer than the tombstone (Rule 4).
-pub(super) fn ignored_out_of_order_update_of_deleted(
-    h: &mut impl Handler,
-    id: &str,
-    deleted_at: i64,
-) {
-    h.log(
+/// Info: an update not newer than the tombstone (Rule 4). Limited.
+pub(super) fn ignored_out_of_order_update_of_deleted(h: &mut impl Log, id: &str, deleted_at: i64) {
+    h.limited(
+        Kind::IgnoredOutOfOrderUpdateOfDeleted,
         Level::Info,
         format_args!(
             "Ignoring out-of-order update for environment {} (deleted at version {deleted_at})",
@@ -206,9 +220,10 @@ pub(super) fn ignored_out_of_order_update_of_deleted(
     );
 }
 
-/// Error: a patched environment that would take the state over its limit (Rule 20).
-pub(super) fn refused_over_state_limit(h: &mut impl Handler, id: &str, version: i64, limit: u64) {
-    h.log(
+/// Error: a patched environment that would take the state over its limit (Rule 20). Limited.
+pub(super) fn refused_over_state_limit(h: &mut impl Log, id: &str, version: i64, limit: u64) {
+    h.limited(
+        Kind::RefusedOverStateLimit,
         Level::Error,
         format_args!(
             "Refusing environment {} version {version}: the state would take more than {limit} bytes; it is not served",

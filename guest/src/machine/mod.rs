@@ -4,19 +4,21 @@
 //! the state-size accounting with its limits (Rules 19 and 20 of docs/rules.md). The rules
 //! themselves (put, patch, delete, upsert, expiring keys: Rules 1-4 and 7) are in `rules.rs`,
 //! each decided by a small table; snapshots (Rule 18) in `snapshot.rs`; every log line in
-//! `log.rs`.
+//! `log.rs`; the level filter and the rate limits of repeated log lines (Rule 9) in `limit.rs`.
 
+mod limit;
 mod log;
 mod rules;
 mod snapshot;
 
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
-use core::fmt;
 
 use crate::env::Environment;
 use crate::handler::{Handler, Level};
 use crate::timers::Timers;
+pub(crate) use limit::{Filtered, Kind, Limiter, Log};
+pub use limit::{LINES_PER_WINDOW, WINDOW_MS};
 
 pub use relay_autoconfig_types::{
     DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_STATE_BYTES, DEFAULT_MAX_TOMBSTONES,
@@ -48,42 +50,6 @@ impl Default for Settings {
             log_level: Level::Debug,
             max_tombstones: DEFAULT_MAX_TOMBSTONES,
             max_state_bytes: DEFAULT_MAX_STATE_BYTES,
-        }
-    }
-}
-
-/// Passes every callback through, and log lines at `min` or above.
-pub(crate) struct Filtered<'a, H> {
-    inner: &'a mut H,
-    min: Level,
-}
-
-impl<'a, H> Filtered<'a, H> {
-    /// Wraps `inner`, letting log lines at `min` or above through.
-    pub(crate) fn new(inner: &'a mut H, min: Level) -> Self {
-        Filtered { inner, min }
-    }
-}
-
-impl<H: Handler> Handler for Filtered<'_, H> {
-    fn add_environment(&mut self, params: crate::EnvironmentParams) {
-        self.inner.add_environment(params);
-    }
-    fn update_environment(&mut self, params: crate::EnvironmentParams) {
-        self.inner.update_environment(params);
-    }
-    fn delete_environment(&mut self, env_id: &str) {
-        self.inner.delete_environment(env_id);
-    }
-    fn received_all_environments(&mut self) {
-        self.inner.received_all_environments();
-    }
-    fn key_expired(&mut self, env_id: &str, old_key: &str) {
-        self.inner.key_expired(env_id, old_key);
-    }
-    fn log(&mut self, level: Level, message: fmt::Arguments<'_>) {
-        if level >= self.min {
-            self.inner.log(level, message);
         }
     }
 }
@@ -142,6 +108,29 @@ pub struct Machine {
     state_bytes: u64,
     /// Tombstones forgotten over the limits so far.
     evicted: u64,
+    /// Events seen so far.
+    counters: Counters,
+    /// The rate limits of repeated log lines, for the machine and its stream client.
+    limiter: Limiter,
+}
+
+/// What a machine has seen since it was created (the WIT `counters`); not part of snapshots.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// `put` events.
+    pub put_events: u64,
+    /// `patch` events.
+    pub patch_events: u64,
+    /// `delete` events.
+    pub delete_events: u64,
+    /// `reconnect` events.
+    pub reconnect_events: u64,
+    /// Events with any other name.
+    pub other_events: u64,
+    /// `put`, `patch` and `delete` events that were malformed or over the size limit.
+    pub malformed_events: u64,
+    /// The `now` of the last event.
+    pub last_event_at: Option<u64>,
 }
 
 impl Machine {
@@ -191,6 +180,24 @@ impl Machine {
         self.tombstones
     }
 
+    /// Runs `f` with the log side of one call at `now` (the level filter and the rate limits of
+    /// `limit.rs`), sending the summaries of suppressed lines due at `now` first. Every entry
+    /// point of the machine and of the stream client goes through here once; `f` must call the
+    /// inner methods ([`Machine::event`], [`Machine::fire`]), not the entry points.
+    pub(crate) fn logging<H: Handler, T>(
+        &mut self,
+        h: &mut H,
+        now: u64,
+        f: impl FnOnce(&mut Machine, &mut Filtered<'_, H>) -> T,
+    ) -> T {
+        // Taken out for the call, as the rules borrow the whole machine; put back after.
+        let mut limiter = core::mem::take(&mut self.limiter);
+        let log = &mut Filtered::limited_by(h, self.settings.log_level, &mut limiter, now);
+        let out = f(self, log);
+        self.limiter = limiter;
+        out
+    }
+
     /// Handles one SSE event. Never panics, whatever `name` and `data` hold.
     pub fn on_event(
         &mut self,
@@ -199,8 +206,19 @@ impl Machine {
         now: u64,
         h: &mut impl Handler,
     ) -> Directive {
-        let h = &mut Filtered::new(h, self.settings.log_level);
+        self.logging(h, now, |m, h| m.event(name, data, now, h))
+    }
+
+    /// [`Machine::on_event`] within a call's log side (the stream client's events).
+    pub(crate) fn event(
+        &mut self,
+        name: &str,
+        data: &str,
+        now: u64,
+        h: &mut impl Log,
+    ) -> Directive {
         log::received_event(h, name, data.len());
+        self.count(name, now);
         let restart = match name {
             "put" | "patch" | "delete" if data.len() as u64 > self.settings.max_message_bytes => {
                 log::oversized(h, name, data.len(), self.settings.max_message_bytes);
@@ -218,16 +236,42 @@ impl Machine {
                 None
             }
         };
+        if restart == Some(RestartReason::MalformedData) {
+            self.counters.malformed_events += 1;
+        }
         Directive {
             restart,
             next_deadline: self.next_deadline(),
         }
     }
 
+    /// Counts an event by name.
+    fn count(&mut self, name: &str, now: u64) {
+        let c = &mut self.counters;
+        let slot = match name {
+            "put" => &mut c.put_events,
+            "patch" => &mut c.patch_events,
+            "delete" => &mut c.delete_events,
+            "reconnect" => &mut c.reconnect_events,
+            _ => &mut c.other_events,
+        };
+        *slot = slot.saturating_add(1);
+        c.last_event_at = Some(now);
+    }
+
+    /// What this machine has seen since it was created.
+    pub fn counters(&self) -> Counters {
+        self.counters
+    }
+
     /// Fires every expiry timer due at `now`, in due order (ties by env ID), and returns the
     /// next deadline. Harmless to call early, late or repeatedly.
     pub fn tick(&mut self, now: u64, h: &mut impl Handler) -> Option<u64> {
-        let h = &mut Filtered::new(h, self.settings.log_level);
+        self.logging(h, now, |m, h| m.fire(now, h))
+    }
+
+    /// [`Machine::tick`] within a call's log side (the stream client's timeouts).
+    pub(crate) fn fire(&mut self, now: u64, h: &mut impl Log) -> Option<u64> {
         while let Some((due, env_id)) = self.timers.pop_due(now) {
             let Some(Slot::Live { env, timer }) = self.slots.get_mut(&env_id) else {
                 continue;

@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 use core::cmp::Ordering::{Equal, Greater, Less};
 use core::fmt;
 
-use super::{Machine, RestartReason, SLOT_OVERHEAD, Slot, log};
+use super::{Log, Machine, RestartReason, SLOT_OVERHEAD, Slot, log};
 use crate::env::{Environment, ExpiringKey, WireExpiry};
 use crate::handler::Handler;
 use crate::wire::{self, DeleteMessage, PatchData, PatchPath, PutMessage};
@@ -184,19 +184,14 @@ impl ExpiryPlan {
 }
 
 /// Logs malformed data; the stream restarts.
-fn malformed(event: &str, error: &dyn fmt::Display, h: &mut impl Handler) -> Option<RestartReason> {
+fn malformed(event: &str, error: &dyn fmt::Display, h: &mut impl Log) -> Option<RestartReason> {
     log::malformed(h, event, error);
     Some(RestartReason::MalformedData)
 }
 
 impl Machine {
     /// Rule 1: a `put`, the full state, diffed against what is stored.
-    pub(super) fn put(
-        &mut self,
-        data: &str,
-        now: u64,
-        h: &mut impl Handler,
-    ) -> Option<RestartReason> {
+    pub(super) fn put(&mut self, data: &str, now: u64, h: &mut impl Log) -> Option<RestartReason> {
         let message: PutMessage = match wire::decode(data) {
             Ok(message) => message,
             Err(e) => return malformed("put", &e, h),
@@ -259,7 +254,7 @@ impl Machine {
         &mut self,
         data: &str,
         now: u64,
-        h: &mut impl Handler,
+        h: &mut impl Log,
     ) -> Option<RestartReason> {
         // Two passes over a (small) patch: a patch for another kind of object is ignored even if
         // its data is not an environment.
@@ -284,7 +279,7 @@ impl Machine {
     }
 
     /// Rule 3: a `delete`, decided by [`delete_outcome`].
-    pub(super) fn delete(&mut self, data: &str, h: &mut impl Handler) -> Option<RestartReason> {
+    pub(super) fn delete(&mut self, data: &str, h: &mut impl Log) -> Option<RestartReason> {
         let message: DeleteMessage = match wire::decode(data) {
             Ok(m) => m,
             Err(e) => return malformed("delete", &e, h),
@@ -337,7 +332,7 @@ impl Machine {
     /// Rule 4: adds or updates `env` as [`upsert_outcome`] decides, with its expiry (Rule 7).
     /// With `check_budget`, an environment that would take the state over
     /// [`super::Settings::max_state_bytes`] is refused (a `put` checks its whole size up front).
-    fn upsert(&mut self, env: Environment, now: u64, check_budget: bool, h: &mut impl Handler) {
+    fn upsert(&mut self, env: Environment, now: u64, check_budget: bool, h: &mut impl Log) {
         let id = env.env_id.clone();
         let known = Known::of(self.slots.get(&id));
         let outcome = upsert_outcome(known, env.version);

@@ -86,6 +86,8 @@ impl Machine {
             // new environments are refused until the state shrinks.
             log::restored_over_state_limit(h, fresh.state_bytes, fresh.settings.max_state_bytes);
         }
+        // The rate limits of repeated log lines go on (they are not part of the state).
+        fresh.limiter = core::mem::take(&mut self.limiter);
         *self = fresh;
         let environments = self.environments().count();
         log::restored(h, environments, self.tombstones, self.timers.len());

@@ -19,6 +19,12 @@
 //! | malformed or oversized `put`/`patch`/`delete` | disconnect, back off |
 //! | end of body, network error, read timeout | back off (1 s doubling to 30 s, jitter 0-50 %) |
 //!
+//! Every log line goes through the machine's log side (`Machine::logging`): its level filter and
+//! the rate limits of Rule 9 (docs/rules.md), which this client shares. Heartbeats, `retry:`
+//! lines, ignored oversized events and calls that do not fit the protocol are limited to 10 a
+//! minute each, then summed up; connection changes never are. Header values and errors from the
+//! network are cut (`Quoted`, `SafeMessage`, [`url::redact`]).
+//!
 //! One clock: `now`, wall-clock ms since the Unix epoch. Expiry timers are wall-clock instants;
 //! the reconnect wait and the read timeout are durations from the `now` they started at. When
 //! `now` goes backwards those are shifted back by the same amount, so a stepped-back clock never
@@ -32,8 +38,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::handler::{Handler, Level};
-use crate::machine::{Filtered, Machine, RestartReason};
-use crate::mask::{Last4, Quoted};
+use crate::machine::{Kind, Log, Machine, RestartReason};
+use crate::mask::{Last4, Quoted, SafeMessage};
 use backoff::{Backoff, Jitter};
 pub use relay_autoconfig_types::stream::{Request, Step, StopReason, StreamOptions};
 use sse::{Item, Parser};
@@ -166,6 +172,17 @@ impl Stream {
         now: u64,
         h: &mut impl Handler,
     ) -> Step {
+        machine.logging(h, now, |machine, h| self.first(disconnect, machine, now, h))
+    }
+
+    /// [`Stream::first_step`] within a call's log side (see [`Machine::logging`]).
+    pub(crate) fn first(
+        &mut self,
+        disconnect: bool,
+        machine: &Machine,
+        now: u64,
+        h: &mut impl Log,
+    ) -> Step {
         let mut step = Step {
             disconnect,
             ..Step::default()
@@ -173,7 +190,6 @@ impl Stream {
         if let Conn::Waiting { until } = self.conn
             && until <= now
         {
-            let h = &mut Filtered::new(h, machine.settings().log_level);
             step.connect = Some(self.connect(now, h));
         }
         self.finish(step, machine)
@@ -189,13 +205,28 @@ impl Stream {
         now: u64,
         h: &mut impl Handler,
     ) -> Step {
-        let h = &mut Filtered::new(h, machine.settings().log_level);
+        machine.logging(h, now, |machine, h| {
+            self.response(status, content_type, location, machine, now, h)
+        })
+    }
+
+    /// [`Stream::on_response`] within a call's log side.
+    fn response(
+        &mut self,
+        status: u16,
+        content_type: Option<&str>,
+        location: Option<&str>,
+        machine: &Machine,
+        now: u64,
+        h: &mut impl Log,
+    ) -> Step {
         self.observe(now);
         let mut step = Step::default();
         let (url, redirects) = match &self.conn {
             Conn::Requesting { url, redirects, .. } => (url.clone(), *redirects),
             _ => {
-                h.log(
+                h.limited(
+                    Kind::ResponseWithoutRequest,
                     Level::Warn,
                     format_args!("Ignoring a response (HTTP {status}) while no request is open"),
                 );
@@ -305,10 +336,16 @@ impl Stream {
         now: u64,
         h: &mut impl Handler,
     ) -> Step {
+        machine.logging(h, now, |machine, h| self.body(chunk, machine, now, h))
+    }
+
+    /// [`Stream::on_body`] within a call's log side.
+    fn body(&mut self, chunk: &[u8], machine: &mut Machine, now: u64, h: &mut impl Log) -> Step {
         self.observe(now);
         let mut step = Step::default();
         let Conn::Open { last_byte } = &mut self.conn else {
-            Filtered::new(h, machine.settings().log_level).log(
+            h.limited(
+                Kind::BodyWithoutStream,
                 Level::Warn,
                 format_args!(
                     "Ignoring {} bytes of body while no event stream is open",
@@ -323,7 +360,7 @@ impl Stream {
         while let Some(item) = self.parser.next_item() {
             let ended = match item {
                 Item::Event(event) => {
-                    match machine.on_event(&event.event, &event.data, now, h).restart {
+                    match machine.event(&event.event, &event.data, now, h).restart {
                         Some(RestartReason::ReconnectRequested) => {
                             // The server's own request: the base delay, not the grown one.
                             self.backoff.reset();
@@ -334,7 +371,8 @@ impl Stream {
                     }
                 }
                 Item::Comment(_) => {
-                    Filtered::new(h, machine.settings().log_level).log(
+                    h.limited(
+                        Kind::Heartbeat,
                         Level::Debug,
                         format_args!("Heartbeat on auto-configuration stream"),
                     );
@@ -342,7 +380,8 @@ impl Stream {
                 }
                 Item::Retry(ms) => {
                     self.backoff.set_base(ms);
-                    Filtered::new(h, machine.settings().log_level).log(
+                    h.limited(
+                        Kind::RetrySet,
                         Level::Debug,
                         format_args!(
                             "The server set the reconnect delay to {ms} ms (base now {} ms)",
@@ -352,7 +391,6 @@ impl Stream {
                     false
                 }
                 Item::Oversized { event, .. } => {
-                    let h = &mut Filtered::new(h, machine.settings().log_level);
                     if matches!(event.as_str(), "put" | "patch" | "delete") {
                         h.log(
                             Level::Error,
@@ -364,7 +402,8 @@ impl Stream {
                         );
                         true
                     } else {
-                        h.log(
+                        h.limited(
+                            Kind::OversizedIgnored,
                             Level::Warn,
                             format_args!(
                                 "Ignoring an oversized {} event (over the limit of {} bytes)",
@@ -378,7 +417,6 @@ impl Stream {
             };
             if ended {
                 let dropped = self.parser.drain().count();
-                let h = &mut Filtered::new(h, machine.settings().log_level);
                 if dropped > 0 {
                     h.log(
                         Level::Debug,
@@ -406,7 +444,17 @@ impl Stream {
         now: u64,
         h: &mut impl Handler,
     ) -> Step {
-        let h = &mut Filtered::new(h, machine.settings().log_level);
+        machine.logging(h, now, |machine, h| self.closed(error, machine, now, h))
+    }
+
+    /// [`Stream::on_closed`] within a call's log side.
+    fn closed(
+        &mut self,
+        error: Option<&str>,
+        machine: &Machine,
+        now: u64,
+        h: &mut impl Log,
+    ) -> Step {
         self.observe(now);
         if self.is_open() {
             match error {
@@ -414,7 +462,7 @@ impl Stream {
                     Level::Warn,
                     format_args!(
                         "Unexpected error on auto-configuration stream: {}",
-                        crate::mask::Safe(error)
+                        SafeMessage(error)
                     ),
                 ),
                 None if matches!(self.conn, Conn::Open { .. }) => h.log(
@@ -432,7 +480,8 @@ impl Stream {
             }
             self.back_off(now, h);
         } else {
-            h.log(
+            h.limited(
+                Kind::ClosedWhileClosed,
                 Level::Debug,
                 format_args!("Ignoring the end of a connection that was already closed"),
             );
@@ -442,9 +491,13 @@ impl Stream {
 
     /// The deadline passed: expiry timers, the read timeout, the end of a reconnect wait.
     pub fn on_timeout(&mut self, machine: &mut Machine, now: u64, h: &mut impl Handler) -> Step {
+        machine.logging(h, now, |machine, h| self.timeout(machine, now, h))
+    }
+
+    /// [`Stream::on_timeout`] within a call's log side.
+    fn timeout(&mut self, machine: &mut Machine, now: u64, h: &mut impl Log) -> Step {
         self.observe(now);
-        machine.tick(now, h);
-        let h = &mut Filtered::new(h, machine.settings().log_level);
+        machine.fire(now, h);
         let mut step = Step::default();
         match self.conn {
             Conn::Waiting { until } if until <= now => {

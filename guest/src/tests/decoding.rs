@@ -1,5 +1,5 @@
-//! Decoding exactly like the reference's Go decoder (issue 8, item 7): `-0` for integers, Go's
-//! nesting limit, and masked decoder error messages.
+//! Decoding exactly like the reference's Go decoder (the wire format in docs/rules.md): `-0` for
+//! integers, Go's nesting limit, and masked decoder error messages.
 
 use super::*;
 use crate::mask::write_masking_quoted;

@@ -1,4 +1,5 @@
-//! `reconnect`, unknown events and logging rules (5, 6, 9).
+//! `reconnect` (Rule 5), unknown events (Rule 6), hostile input (Rule 8), logging (Rule 9)
+//! and the event counters; rules in docs/rules.md.
 
 use super::*;
 
@@ -172,4 +173,37 @@ fn log_level_setting_filters_lines_before_they_are_formatted() {
     h.machine.configure(crate::Settings::default());
     h.event("magic", "{}");
     assert!(h.logged(Level::Debug, "Received \"magic\" event"));
+}
+
+#[test]
+fn counters_count_events_by_name_and_malformed_data() {
+    let mut h = Harness::new();
+    assert_eq!(h.machine.counters(), crate::machine::Counters::default());
+    h.event("put", &put(&[("a", env_json("a", 1))]));
+    h.event("patch", &patch("a", &env_json("a", 2)));
+    h.event("patch", "{bad");
+    h.event("delete", &delete("a", 3));
+    h.event("reconnect", "");
+    h.event("magic", "{}");
+    h.event("", "");
+    let c = h.machine.counters();
+    assert_eq!(
+        (
+            c.put_events,
+            c.patch_events,
+            c.delete_events,
+            c.reconnect_events,
+            c.other_events,
+            c.malformed_events
+        ),
+        (1, 2, 1, 1, 2, 1)
+    );
+    assert_eq!(c.last_event_at, Some(h.now));
+    // Over the size limit counts as malformed too.
+    h.machine.configure(crate::Settings {
+        max_message_bytes: 10,
+        ..crate::Settings::default()
+    });
+    h.event("put", &put(&[("a", env_json("a", 1))]));
+    assert_eq!(h.machine.counters().malformed_events, 2);
 }

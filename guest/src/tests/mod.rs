@@ -6,6 +6,7 @@ mod delete;
 mod events;
 mod expiry;
 mod fuzz_regressions;
+mod limits;
 mod patch;
 mod props;
 mod put;

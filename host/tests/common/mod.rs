@@ -8,6 +8,8 @@
     reason = "each test binary uses a different part of this module"
 )]
 
+pub mod process;
+
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -122,6 +124,8 @@ pub struct Request {
     pub at: Instant,
     /// Its path.
     pub path: String,
+    /// Its query, if any.
+    pub query: Option<String>,
     /// Its headers.
     pub headers: HeaderMap,
 }
@@ -229,6 +233,7 @@ async fn respond(State(shared): State<Arc<Shared>>, uri: Uri, headers: HeaderMap
         requests.push(Request {
             at: Instant::now(),
             path: uri.path().to_owned(),
+            query: uri.query().map(str::to_owned),
             headers,
         });
         requests.len() - 1

@@ -1,0 +1,331 @@
+//! The command line: options, their checks, and errors as one line on stderr with exit 2.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use autoconfig_host::COMPONENT_SHA256;
+use autoconfig_host::duration::parse_duration;
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use relay_autoconfig_types::mask::Last4;
+use tracing_subscriber::EnvFilter;
+
+/// What `--help` adds after the options: the stdout contract, the exit codes, and `serve`.
+const AFTER_HELP: &str = "\
+STDOUT carries one JSON object per line, flushed at once, and nothing else:
+  {\"op\":\"add\",\"env\":ENV}  {\"op\":\"update\",\"env\":ENV}  {\"op\":\"delete\",\"envId\":ID}
+  {\"op\":\"ready\"}  {\"op\":\"key-expired\",\"envId\":ID,\"oldKey\":KEY}
+  {\"op\":\"reset\"} (the state was lost: reconcile at the next ready)
+  ENV = {envId, envKey, envName, projectKey, projectName, sdkKey, mobileKey,
+         expiringSdkKey: {key, expiresAt} | null, defaultTtlMinutes, secureMode, version}
+Logs go to stderr; keys are shown by their last 4 characters only.
+
+Give the key in AUTO_CONFIG_KEY or with --key-file: --key puts it in the process list.
+
+EXIT CODES: 0 clean shutdown (SIGINT, SIGTERM, end of the --demo story); 1 the key was refused
+(401/403 on the first connection); 2 bad usage or configuration (one line names it); 3 any
+other fatal error (stdout closed or failing included: restart the pair).
+
+`autoconfig-host serve` is a test server: it plays a script of events on 127.0.0.1, for trying
+an embedding without an account.";
+
+/// Runs the relay-autoconfig component on an auto-configuration stream and prints each handler
+/// callback on stdout as a JSON line.
+// No `Debug`: it holds the key.
+#[derive(Parser)]
+#[command(name = "autoconfig-host", version = VERSION.as_str(), about, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// The auto-configuration key, sent raw in Authorization. Prefer AUTO_CONFIG_KEY or
+    /// --key-file: a key in argv is visible to every user (ps, /proc).
+    #[arg(long, env = "AUTO_CONFIG_KEY", hide_env_values = true)]
+    pub key: Option<String>,
+    /// Read the auto-configuration key from this file (surrounding whitespace ignored).
+    #[arg(long, env = "AUTO_CONFIG_KEY_FILE", conflicts_with = "key")]
+    pub key_file: Option<PathBuf>,
+    /// The stream base URI; /relay_auto_config is appended.
+    #[arg(
+        long,
+        env = "STREAM_URI",
+        default_value = "https://stream.launchdarkly.com"
+    )]
+    pub stream_uri: String,
+    /// First reconnect delay (doubles up to 30 s; at least 100ms), e.g. 500ms, 1.5s, 1m30s.
+    #[arg(long, default_value = "1s", value_parser = parse_duration, allow_hyphen_values = true)]
+    pub initial_retry_delay: Duration,
+    /// Reconnect when nothing (not even a heartbeat) arrives for this long.
+    #[arg(long, default_value = "5m", value_parser = parse_duration, allow_hyphen_values = true)]
+    pub read_timeout: Duration,
+    /// Run this build of the component instead of the one embedded in this program.
+    #[arg(long)]
+    pub component: Option<PathBuf>,
+    /// Keep the compiled component here and reuse it on the next start (verified by its
+    /// SHA-256); `none` turns the cache off. Default: $XDG_CACHE_HOME/autoconfig-host or
+    /// ~/.cache/autoconfig-host.
+    #[arg(long, env = "AUTOCONFIG_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Log level for stderr: error, warn, info, debug, trace, none, or a filter such as
+    /// info,autoconfig=debug. Also read from LOG_LEVEL (as ld-relay) or else RUST_LOG.
+    #[arg(long, env = "LOG_LEVEL", value_parser = parse_log_level)]
+    pub log_level: Option<String>,
+    /// Log format for stderr: text, or json (one object per line).
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Extra CA certificates (PEM) to trust for the stream.
+    #[arg(long)]
+    pub ca_file: Option<PathBuf>,
+    /// Keep the last known environments in this file (written atomically, mode 0600, at most
+    /// once a second and at shutdown); at start they are restored and printed before the
+    /// stream answers.
+    #[arg(long, env = "AUTOCONFIG_STATE_FILE")]
+    pub state_file: Option<PathBuf>,
+    /// Event data over this many bytes is treated as malformed.
+    #[arg(
+        long,
+        default_value_t = autoconfig_host::DEFAULT_MAX_MESSAGE_BYTES,
+        value_parser = clap::value_parser!(u64).range(1024..=128 * 1024 * 1024)
+    )]
+    pub max_message_bytes: u64,
+    /// Serve /healthz, /readyz, /status and /metrics on this address (e.g. 127.0.0.1:9090).
+    /// Off by default; /status names environments, so keep it off public interfaces.
+    #[arg(long, env = "AUTOCONFIG_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Play a built-in story on a local stream (no key or network needed), then exit 0.
+    #[arg(long)]
+    pub demo: bool,
+    /// With --demo: play this script instead of the built-in story.
+    #[arg(long, requires = "demo")]
+    pub script: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Whether the key came from the command line (not the environment).
+    #[arg(skip)]
+    pub key_in_argv: bool,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// A test server: serve a script of events as an auto-configuration stream on 127.0.0.1
+    /// until stopped.
+    Serve {
+        /// The script (JSON); default: the built-in demo story.
+        #[arg(long)]
+        script: Option<PathBuf>,
+        /// The port (0 picks a free one; the address is printed on stderr).
+        #[arg(long, default_value_t = 8030)]
+        port: u16,
+    },
+}
+
+/// How stderr's log lines look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line (tracing-subscriber's format).
+    Json,
+}
+
+/// The program's and the embedded component's versions, for `--version`.
+static VERSION: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "{} (component sha256 {COMPONENT_SHA256})",
+        env!("CARGO_PKG_VERSION")
+    )
+});
+
+/// Parses the command line. `Err` is the exit code after `--help` or `--version` (0) or after
+/// a usage error, written as one line that never shows an unexpected argument in full (it may
+/// be a key pasted in the wrong place).
+pub fn parse() -> Result<Cli, ExitCode> {
+    let matches = match Cli::command().try_get_matches() {
+        Ok(m) => m,
+        Err(e) => return Err(clap_error(&e)),
+    };
+    let mut cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => return Err(clap_error(&e)),
+    };
+    cli.key_in_argv = matches.value_source("key") == Some(ValueSource::CommandLine);
+    Ok(cli)
+}
+
+/// Prints a clap error: help and version as clap does; anything else as one line, exit 2.
+fn clap_error(e: &clap::Error) -> ExitCode {
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        let _ = e.print();
+        return ExitCode::SUCCESS;
+    }
+    if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        let _ = e.print();
+        return ExitCode::from(2);
+    }
+    let rendered = e.render().to_string();
+    let mut line = rendered
+        .lines()
+        .next()
+        .unwrap_or("invalid arguments")
+        .trim_start_matches("error: ")
+        .to_owned();
+    // An unexpected word that is not an option may be a secret: show its last 4 characters.
+    for kind in [ContextKind::InvalidArg, ContextKind::InvalidSubcommand] {
+        if let Some(ContextValue::String(arg)) = e.get(kind)
+            && !arg.starts_with('-')
+        {
+            line = line.replace(arg.as_str(), &format!("…{}", Last4(arg)));
+        }
+    }
+    usage(&format!("{line} (see --help)"))
+}
+
+/// A log level (`error`, `warn`, `info`, `debug`, `trace`, `off`/`none`) or a `tracing` filter
+/// with directives (`info,autoconfig=debug`). A misspelt level is refused: it would silence
+/// every line, the fatal ones included.
+pub fn parse_log_level(text: &str) -> Result<String, String> {
+    const LEVELS: [&str; 6] = ["error", "warn", "info", "debug", "trace", "off"];
+    let lower = text.trim().to_ascii_lowercase();
+    let lower = if lower == "none" {
+        "off".to_owned()
+    } else {
+        lower
+    };
+    if LEVELS.contains(&lower.as_str()) {
+        return Ok(lower);
+    }
+    let directives: Vec<&str> = lower.split(',').map(str::trim).collect();
+    let valid = directives.iter().all(|d| match d.split_once('=') {
+        Some((target, level)) => !target.is_empty() && LEVELS.contains(&level),
+        None => LEVELS.contains(d),
+    });
+    if valid && EnvFilter::try_new(&lower).is_ok() {
+        Ok(lower)
+    } else {
+        Err(format!(
+            "{:?} is not a log level: use error, warn, info, debug, trace or none (or a filter such as info,autoconfig=debug)",
+            one_line(text)
+        ))
+    }
+}
+
+/// The log filter: `--log-level`/`LOG_LEVEL`, else `RUST_LOG`, else `info`.
+pub fn log_filter(cli: &Cli) -> Result<String, String> {
+    if let Some(level) = &cli.log_level {
+        return Ok(level.clone());
+    }
+    match std::env::var("RUST_LOG") {
+        Ok(text) if !text.trim().is_empty() => {
+            parse_log_level(&text).map_err(|e| format!("RUST_LOG: {e}"))
+        }
+        _ => Ok("info".to_owned()),
+    }
+}
+
+/// The key, from `--key`/`AUTO_CONFIG_KEY` or `--key-file`; `Ok(None)` when neither is given.
+pub fn key(cli: &Cli) -> Result<Option<String>, String> {
+    if let Some(key) = cli.key.clone().filter(|k| !k.is_empty()) {
+        return Ok(Some(key));
+    }
+    let Some(path) = &cli.key_file else {
+        return Ok(None);
+    };
+    read_key_file(path).map(Some)
+}
+
+/// The largest key file read.
+const MAX_KEY_FILE_BYTES: u64 = 64 * 1024;
+
+fn read_key_file(path: &Path) -> Result<String, String> {
+    use std::io::Read;
+    let fail = |why: &dyn std::fmt::Display| format!("--key-file {}: {why}", path.display());
+    let file = std::fs::File::open(path).map_err(|e| fail(&e))?;
+    let mut text = String::new();
+    file.take(MAX_KEY_FILE_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| fail(&e))?;
+    if text.len() as u64 > MAX_KEY_FILE_BYTES {
+        return Err(fail(&"it is larger than 64 KiB: not a key"));
+    }
+    let key = text.trim();
+    if key.is_empty() {
+        return Err(fail(&"it is empty"));
+    }
+    if key.contains(['\n', '\r']) {
+        return Err(fail(&"it holds more than one line"));
+    }
+    Ok(key.to_owned())
+}
+
+/// Warnings about how the key was given, once logging is set up.
+pub fn key_warnings(cli: &Cli) {
+    if cli.key_in_argv {
+        tracing::warn!(
+            "--key puts the key in the process's command line, where every user of this machine can read it (ps, /proc); give it in AUTO_CONFIG_KEY or with --key-file instead"
+        );
+    }
+    #[cfg(unix)]
+    if let Some(path) = &cli.key_file {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path)
+            && meta.permissions().mode() & 0o077 != 0
+        {
+            tracing::warn!(
+                "The key file {} can be read by other users (mode {:o}); make it 0600",
+                path.display(),
+                meta.permissions().mode() & 0o777
+            );
+        }
+    }
+}
+
+/// The compiled-component cache: `--cache-dir`, `none` for no cache, else the user's cache
+/// directory.
+pub fn cache_dir(cli: &Cli) -> Option<PathBuf> {
+    match &cli.cache_dir {
+        Some(dir) if dir.as_os_str() == "none" => None,
+        Some(dir) => Some(dir.clone()),
+        None => {
+            let base = std::env::var_os("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .filter(|p| p.is_absolute())
+                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+            Some(base.join("autoconfig-host"))
+        }
+    }
+}
+
+/// The first line of a message, cut to 300 characters (wasmtime's errors can be long dumps).
+pub fn one_line(message: &str) -> String {
+    let first = message.lines().next().unwrap_or("");
+    match first.char_indices().nth(300) {
+        Some((end, _)) => format!("{}…", &first[..end]),
+        None => first.to_owned(),
+    }
+}
+
+/// One line on stderr, exit 2.
+pub fn usage(message: &str) -> ExitCode {
+    use std::io::Write;
+    // Not `eprintln!`: it panics when stderr is closed.
+    let _ = writeln!(std::io::stderr(), "autoconfig-host: {}", one_line(message));
+    ExitCode::from(2)
+}
+
+/// A component option error in the words of the command line: `read-timeout-ms: ...` becomes
+/// `--read-timeout: ...`.
+pub fn flag_names(reason: &str) -> String {
+    let flags = [
+        ("read-timeout-ms", "--read-timeout"),
+        ("initial-retry-delay-ms", "--initial-retry-delay"),
+        ("stream-uri", "--stream-uri"),
+        ("key", "--key"),
+    ];
+    for (option, flag) in flags {
+        if let Some(rest) = reason.strip_prefix(option) {
+            return format!("{flag}{rest}");
+        }
+    }
+    reason.to_owned()
+}
