@@ -25,7 +25,8 @@ use crate::stream::sse::{DEFAULT_MAX_EVENT_BYTES, Event, Item, LINE_SLACK, Parse
 use crate::stream::url::Url;
 use crate::{
     Client, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_STATE_BYTES, DEFAULT_MAX_TOMBSTONES, Directive,
-    EnvironmentParams, Handler, Level, Machine, RestartReason, Settings, Step, StreamOptions,
+    Environment, EnvironmentParams, Handler, Level, Machine, RestartReason, Settings, Step,
+    StreamOptions,
 };
 
 /// The fuzz targets, for harnesses that run them all.
@@ -286,20 +287,20 @@ impl Model {
 
     /// The machine's live set is exactly the model's, field by field.
     fn check(&self, machine: &Machine) {
-        let ids: Vec<&str> = machine.environments().map(|e| e.env_id.as_str()).collect();
+        let ids: Vec<&str> = machine.environments().map(Environment::env_id).collect();
         let model: Vec<&str> = self.live.keys().map(String::as_str).collect();
         assert_eq!(
             ids, model,
             "the live set differs from the callbacks replayed"
         );
         for env in machine.environments() {
-            let told = &self.live[&env.env_id];
+            let told = &self.live[env.env_id()];
             assert!(
                 env.params(told.expiring_sdk_key.clone()) == *told,
                 "environment {:?} differs from what the proxy was told",
-                env.env_id
+                env.env_id()
             );
-            assert_eq!(machine.version_of(&env.env_id), Some(env.version));
+            assert_eq!(machine.version_of(env.env_id()), Some(env.version()));
         }
     }
 }
@@ -1052,17 +1053,14 @@ fn check_op(
                     fired.insert(id.as_str()),
                     "{id:?} expired twice in one tick"
                 );
-                let env = m.environments().find(|e| e.env_id == *id);
-                let Some(expiring) = env.and_then(|e| e.expiring.as_ref()) else {
+                let env = m.environments().find(|e| e.env_id() == *id);
+                let Some((expiring_key, timestamp)) = env.and_then(Environment::expiring) else {
                     panic!("{id:?} expired without an expiring key");
                 };
-                assert!(expiring.key == *key, "{id:?} expired another key");
-                assert!(expiring.timestamp <= now, "{id:?} expired early");
-                assert!(
-                    expiring.timestamp > 0,
-                    "{id:?} expired without an expiry time"
-                );
-                let here = (expiring.timestamp, id.as_str());
+                assert!(expiring_key == *key, "{id:?} expired another key");
+                assert!(timestamp <= now, "{id:?} expired early");
+                assert!(timestamp > 0, "{id:?} expired without an expiry time");
+                let here = (timestamp, id.as_str());
                 assert!(last.is_none_or(|l| l < here), "expiries out of order");
                 last = Some(here);
             }
@@ -1352,7 +1350,7 @@ pub fn restore(data: &[u8]) {
                 _ => None,
             })
             .collect();
-        let live: Vec<&str> = m.environments().map(|e| e.env_id.as_str()).collect();
+        let live: Vec<&str> = m.environments().map(Environment::env_id).collect();
         assert_eq!(adds, live, "the announced environments");
         assert_eq!(calls.len(), live.len() + 1);
         assert_eq!(calls.last(), Some(&Call::ReceivedAll));
@@ -1404,7 +1402,7 @@ pub fn restore(data: &[u8]) {
     // The restored client keeps working.
     let mut model = Model::default();
     for env in client.machine().environments() {
-        model.live.insert(env.env_id.clone(), env.params(None));
+        model.live.insert(env.env_id().into(), env.params(None));
     }
     let mut rec = Rec::default();
     let mut ops = Input::new(data);
@@ -1417,7 +1415,7 @@ pub fn restore(data: &[u8]) {
         let ids: Vec<&str> = client
             .machine()
             .environments()
-            .map(|e| e.env_id.as_str())
+            .map(Environment::env_id)
             .collect();
         let known: Vec<&str> = model.live.keys().map(String::as_str).collect();
         assert_eq!(ids, known, "the live set after a restore");

@@ -18,15 +18,20 @@
 //! - JSON nested deeper than [`MAX_DEPTH`] arrays and objects, anywhere (ignored fields too), makes
 //!   the whole message malformed, as Go's scanner checks the whole text before decoding.
 //!
-//! The decoded structs are plain data; [`crate::env`] turns them into domain types.
+//! The decoded structs are plain data; [`crate::env`] turns them into domain types. A `put`'s
+//! environments are turned into [`Environment`]s one by one as they are decoded, as a put may
+//! carry hundreds of thousands of them.
 
 use alloc::borrow::Cow;
+use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::string::String;
 use core::fmt;
 
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+
+use crate::env::Environment;
 
 /// An environment as the stream sends it (the reference's `EnvironmentRep`). Its `Debug` shows
 /// keys by their last 4 characters only.
@@ -54,6 +59,40 @@ pub struct WireEnv {
     pub version: i64,
 }
 
+impl WireEnv {
+    /// Back to the zero environment, keeping the strings' buffers.
+    fn clear(&mut self) {
+        let WireEnv {
+            env_id,
+            env_key,
+            env_name,
+            mob_key,
+            proj_key,
+            proj_name,
+            sdk_key: WireSdkKey { value, expiring },
+            default_ttl,
+            secure_mode,
+            version,
+        } = self;
+        for s in [
+            env_id,
+            env_key,
+            env_name,
+            mob_key,
+            proj_key,
+            proj_name,
+            value,
+            &mut expiring.value,
+        ] {
+            s.clear();
+        }
+        expiring.timestamp = 0;
+        *default_ttl = 0;
+        *secure_mode = false;
+        *version = 0;
+    }
+}
+
 /// `sdkKey`: `{"value": "...", "expiring": {...}}`.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct WireSdkKey {
@@ -78,8 +117,9 @@ pub struct WireExpiring {
 pub struct PutMessage {
     /// `path`; must be `/` for the put to apply.
     pub path: String,
-    /// `data.environments`; `None` when `data` or `environments` is missing or null.
-    pub environments: Option<BTreeMap<String, WireEnv>>,
+    /// `data.environments`, each decoded as a [`WireEnv`] and kept as an [`Environment`] (boxed,
+    /// ready to be stored); `None` when `data` or `environments` is missing or null.
+    pub environments: Option<BTreeMap<Box<str>, Box<Environment>>>,
 }
 
 /// The first pass over a `patch` message: only its `path`, the rest skipped unparsed.
@@ -376,6 +416,50 @@ fn set<'de, A: MapAccess<'de>, T: Deserialize<'de>>(
     Ok(())
 }
 
+/// A string field: a string replaces what `slot` holds, reusing its buffer; `null` leaves it.
+/// Errors read as for `Option<String>`.
+fn set_string<'de, A: MapAccess<'de>>(map: &mut A, slot: &mut String) -> Result<(), A::Error> {
+    map.next_value_seed(SetString(slot))
+}
+
+/// Decodes a string or `null` into the `String` it borrows (see [`set_string`]).
+struct SetString<'a>(&'a mut String);
+
+impl<'de> DeserializeSeed<'de> for SetString<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for SetString<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // As serde's own `String` visitor, so that errors read the same.
+        f.write_str("a string")
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_string(self)
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        self.0.clear();
+        self.0.push_str(v);
+        Ok(())
+    }
+}
+
 /// A signed integer field (Go `int`), decoded like `strconv.ParseInt`: also `-0`, which serde_json
 /// hands over as the float -0.0 (only the integer `-0` does, after [`go_scan`]).
 struct GoInt(i64);
@@ -431,17 +515,17 @@ impl Fields for WireEnv {
 
     fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
         if field_is(key, "envId") {
-            set(map, &mut self.env_id)
+            set_string(map, &mut self.env_id)
         } else if field_is(key, "envKey") {
-            set(map, &mut self.env_key)
+            set_string(map, &mut self.env_key)
         } else if field_is(key, "envName") {
-            set(map, &mut self.env_name)
+            set_string(map, &mut self.env_name)
         } else if field_is(key, "mobKey") {
-            set(map, &mut self.mob_key)
+            set_string(map, &mut self.mob_key)
         } else if field_is(key, "projKey") {
-            set(map, &mut self.proj_key)
+            set_string(map, &mut self.proj_key)
         } else if field_is(key, "projName") {
-            set(map, &mut self.proj_name)
+            set_string(map, &mut self.proj_name)
         } else if field_is(key, "sdkKey") {
             merge(map, &mut self.sdk_key)
         } else if field_is(key, "defaultTtl") {
@@ -461,7 +545,7 @@ impl Fields for WireSdkKey {
 
     fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
         if field_is(key, "value") {
-            set(map, &mut self.value)
+            set_string(map, &mut self.value)
         } else if field_is(key, "expiring") {
             merge(map, &mut self.expiring)
         } else {
@@ -475,7 +559,7 @@ impl Fields for WireExpiring {
 
     fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
         if field_is(key, "value") {
-            set(map, &mut self.value)
+            set_string(map, &mut self.value)
         } else if field_is(key, "timestamp") {
             set(map, &mut self.timestamp)
         } else {
@@ -503,7 +587,7 @@ impl Fields for PutMessage {
 
 /// `put`'s `data` object, decoded into the environment map it borrows from [`PutMessage`].
 #[derive(Default)]
-struct PutData(Option<BTreeMap<String, WireEnv>>);
+struct PutData(Option<BTreeMap<Box<str>, Box<Environment>>>);
 
 impl Fields for PutData {
     const EXPECTING: &'static str = "a put data object";
@@ -519,7 +603,7 @@ impl Fields for PutData {
 
 /// Decodes the environment map: `null` clears it, an object adds its entries (a repeated key
 /// replaces the earlier entry whole, a `null` entry is the zero environment).
-struct EnvMapSeed<'a>(&'a mut Option<BTreeMap<String, WireEnv>>);
+struct EnvMapSeed<'a>(&'a mut Option<BTreeMap<Box<str>, Box<Environment>>>);
 
 impl<'de> DeserializeSeed<'de> for EnvMapSeed<'_> {
     type Value = ();
@@ -551,10 +635,14 @@ impl<'de> Visitor<'de> for EnvMapSeed<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let envs = self.0.get_or_insert_with(BTreeMap::new);
+        // One decoded environment at a time, its string buffers reused.
+        let mut env = WireEnv::default();
         while let Some(id) = map.next_key::<String>()? {
-            let mut env = WireEnv::default();
+            env.clear();
             map.next_value_seed(MergeInto(&mut env))?;
-            envs.insert(id, env);
+            // Boxed: a map filled in ascending order keeps its nodes half full, so a large value
+            // would be paid for twice; the machine stores the box as it is.
+            envs.insert(id.into_boxed_str(), Box::new(Environment::from(&env)));
         }
         Ok(())
     }
@@ -686,6 +774,62 @@ mod tests {
     }
 
     #[test]
+    fn string_fields_read_like_option_string() {
+        // A string replaces, `null` leaves the earlier value; the error of a wrong type is
+        // serde's own for `Option<String>`, at the same position.
+        let e = env(r#"{"envKey":"a","envKey":null,"envName":"x","envName":"\u00e9y"}"#)
+            .expect("valid");
+        assert_eq!((e.env_key.as_str(), e.env_name.as_str()), ("a", "éy"));
+        for (bad, field) in [
+            (r#"{"envId":5}"#, r#"{"f":5}"#),
+            (r#"{"mobKey":[]}"#, r#"{"f":[]}"#),
+            (r#"{"sdkKey":{"value":true}}"#, r#"{"f":true}"#),
+        ] {
+            #[derive(serde::Deserialize, Debug)]
+            #[allow(dead_code, reason = "only its error is compared")]
+            struct F {
+                f: Option<String>,
+            }
+            let ours = env(bad).expect_err("wrong type").0.to_string();
+            let serde = serde_json::from_str::<F>(field)
+                .expect_err("wrong type")
+                .to_string();
+            let (ours, serde) = (
+                ours.split(" at line").next(),
+                serde.split(" at line").next(),
+            );
+            assert_eq!(ours, serde, "{bad}");
+            assert!(
+                ours.is_some_and(|m| m.ends_with("expected a string")),
+                "{ours:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn put_entries_start_from_the_zero_environment() {
+        let m: PutMessage = decode(
+            r#"{"path":"/","data":{"environments":{
+            "a":{"envId":"a","envKey":"k","envName":"n","mobKey":"m","projKey":"p","projName":"q",
+                 "sdkKey":{"value":"s","expiring":{"value":"o","timestamp":5}},
+                 "defaultTtl":1,"secureMode":true,"version":2},
+            "b":{"envId":"b"},
+            "c":null}}}"#,
+        )
+        .expect("valid");
+        let envs = m.environments.expect("present");
+        let zero = |id: &str| {
+            Environment::from(WireEnv {
+                env_id: id.into(),
+                ..WireEnv::default()
+            })
+        };
+        assert_eq!(*envs["b"], zero("b"));
+        assert_eq!(*envs["c"], zero(""));
+        assert_eq!(envs["a"].expiring(), Some(("o", 5)));
+    }
+
+    #[test]
     fn wrong_types_are_errors() {
         for bad in [
             r#"{"version":"1"}"#,
@@ -730,10 +874,10 @@ mod tests {
         assert_eq!(m.path, "/");
         let envs = m.environments.expect("present");
         assert_eq!(
-            envs.keys().cloned().collect::<alloc::vec::Vec<_>>(),
+            envs.keys().map(|k| &**k).collect::<alloc::vec::Vec<_>>(),
             ["a", "b"]
         );
-        assert_eq!(envs["a"], WireEnv::default());
+        assert_eq!(*envs["a"], Environment::from(WireEnv::default()));
         let m: PutMessage = decode(r#"{"path":"/"}"#).expect("valid json");
         assert!(m.environments.is_none());
         let m: PutMessage = decode(r#"{"path":"/","data":{"environments":null}}"#).expect("valid");

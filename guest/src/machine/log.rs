@@ -26,8 +26,8 @@ impl fmt::Display for Names<'_> {
         write!(
             f,
             "({} {})",
-            Safe(&self.0.project_name),
-            Safe(&self.0.env_name)
+            Safe(self.0.project_name()),
+            Safe(self.0.env_name())
         )
     }
 }
@@ -261,7 +261,7 @@ pub(super) fn expiry_cancelled(h: &mut impl Handler, key: &str, env: &Environmen
         format_args!(
             "Old SDK key ending in {} for environment {} {} is no longer expiring; its expiry was cancelled",
             Last4(key),
-            Safe(&env.env_id),
+            Safe(env.env_id()),
             Names(env)
         ),
     );
@@ -274,7 +274,7 @@ pub(super) fn expiring_key_is_current(h: &mut impl Handler, key: &str, env: &Env
         format_args!(
             "Expiring SDK key ending in {} for environment {} {} is its current SDK key; it will not expire",
             Last4(key),
-            Safe(&env.env_id),
+            Safe(env.env_id()),
             Names(env)
         ),
     );
@@ -287,7 +287,7 @@ pub(super) fn expiry_moved_into_past(h: &mut impl Handler, key: &str, env: &Envi
         format_args!(
             "Old SDK key ending in {} for environment {} {} now expires at {}, already passed",
             Last4(key),
-            Safe(&env.env_id),
+            Safe(env.env_id()),
             Names(env),
             Rfc3339(at)
         ),
@@ -301,7 +301,7 @@ pub(super) fn already_expired(h: &mut impl Handler, key: &str, env: &Environment
         format_args!(
             "Old SDK key ending in {} for environment {} {} already expired at {}; not passing it on",
             Last4(key),
-            Safe(&env.env_id),
+            Safe(env.env_id()),
             Names(env),
             Rfc3339(at)
         ),
@@ -315,7 +315,7 @@ pub(super) fn will_expire(h: &mut impl Handler, key: &str, env: &Environment, at
         format_args!(
             "Old SDK key ending in {} for environment {} {} will expire at {}",
             Last4(key),
-            Safe(&env.env_id),
+            Safe(env.env_id()),
             Names(env),
             Rfc3339(at)
         ),

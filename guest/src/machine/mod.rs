@@ -6,13 +6,21 @@
 //! each decided by a small table; snapshots (Rule 18) in `snapshot.rs`; every log line in
 //! `log.rs`; the level filter and the rate limits of repeated log lines (Rule 9) in `limit.rs`.
 
+// The slots are a set ordered by environment ID; the `Cell`s in them (a timer flag, a tombstone's
+// version) never take part in the order.
+#![allow(clippy::mutable_key_type)]
+
 mod limit;
 mod log;
 mod rules;
 mod snapshot;
 
-use alloc::collections::{BTreeMap, VecDeque};
+use alloc::boxed::Box;
+use alloc::collections::{BTreeSet, VecDeque};
 use alloc::string::String;
+use core::borrow::Borrow;
+use core::cell::Cell;
+use core::cmp::Ordering;
 
 use crate::env::Environment;
 use crate::handler::{Handler, Level};
@@ -72,29 +80,117 @@ pub struct Directive {
     pub next_deadline: Option<u64>,
 }
 
-/// What the machine remembers about one environment ID.
+/// What the machine remembers about one environment ID, and the ID itself.
+///
+/// Slots are ordered, compared and found (through `Borrow<str>`) by their ID alone, so the
+/// machine keeps them in a set that works as a map by ID and holds each ID once (a live
+/// environment's is in the environment). Small, as a `BTree` filled in ascending order (as a
+/// `put` fills it) keeps its nodes about half full: the environment and the tombstone are boxed.
 #[derive(Debug, Clone)]
-#[allow(
-    clippy::large_enum_variant,
-    reason = "nearly every slot is live; boxing would cost an allocation per environment"
-)]
 enum Slot {
-    /// A live environment and the due time of its pending expiry timer, if any (the timer's
-    /// key is `env.expiring`'s).
+    /// A live environment, and whether its expiry timer is pending (due at the timestamp of
+    /// `env.expiring()`, for that key; see [`Slot::due`]).
+    ///
+    /// The flag is a `Cell` so that firing the timer changes it in place: the slots are a set
+    /// ordered by ID, which gives no `&mut` to its entries.
     Live {
-        env: Environment,
-        timer: Option<u64>,
+        env: Box<Environment>,
+        timer: Cell<bool>,
     },
-    /// A deleted environment, remembered by the version of the delete so that older updates
-    /// stay rejected. `seq` orders tombstones by age (see `Machine::tombstone_order`).
-    Tombstone { version: i64, seq: u64 },
+    /// A deleted environment.
+    Tombstone(Box<Tombstone>),
+}
+
+/// A deleted environment ID, remembered by the version of the delete so that older updates stay
+/// rejected.
+#[derive(Debug, Clone)]
+struct Tombstone {
+    id: Box<str>,
+    /// A `Cell`, raised in place (see `Slot::Live`).
+    version: Cell<i64>,
+    /// Orders tombstones by age (see `Machine::tombstone_order`).
+    seq: u64,
+}
+
+// Two words: a tag and a box (each one slot per environment ID, in nodes half full).
+const _: () = assert!(core::mem::size_of::<Slot>() <= 2 * core::mem::size_of::<usize>());
+
+impl Slot {
+    /// A live environment with a timer pending at `timer`, if any, which is always the
+    /// timestamp of its expiring key.
+    fn live(env: Box<Environment>, timer: Option<u64>) -> Slot {
+        debug_assert!(timer.is_none() || timer == env.expiring().map(|(_, at)| at));
+        Slot::Live {
+            env,
+            timer: Cell::new(timer.is_some()),
+        }
+    }
+
+    /// When the pending timer of a live environment is due.
+    fn due(env: &Environment, timer: bool) -> Option<u64> {
+        env.expiring().filter(|_| timer).map(|(_, at)| at)
+    }
+
+    /// The environment ID.
+    fn id(&self) -> &str {
+        match self {
+            Slot::Live { env, .. } => env.env_id(),
+            Slot::Tombstone(t) => &t.id,
+        }
+    }
+
+    /// A new tombstone.
+    fn tombstone(id: &str, version: i64, seq: u64) -> Slot {
+        Slot::Tombstone(Box::new(Tombstone {
+            id: Box::from(id),
+            version: Cell::new(version),
+            seq,
+        }))
+    }
+
+    /// The tombstone's `seq`, if this is a tombstone.
+    fn tombstone_seq(&self) -> Option<u64> {
+        match self {
+            Slot::Live { .. } => None,
+            Slot::Tombstone(t) => Some(t.seq),
+        }
+    }
+}
+
+impl Borrow<str> for Slot {
+    fn borrow(&self) -> &str {
+        self.id()
+    }
+}
+
+impl PartialEq for Slot {
+    /// Same ID (for the set of slots only).
+    fn eq(&self, other: &Self) -> bool {
+        self.id() == other.id()
+    }
+}
+
+impl Eq for Slot {}
+
+impl PartialOrd for Slot {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Slot {
+    /// By ID, as `str`s compare (for the set of slots only).
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.id().cmp(other.id())
+    }
 }
 
 /// The auto-configuration state machine. Sans-IO: it never reads a clock; every entry point
 /// takes `now` in wall-clock ms since the Unix epoch.
 #[derive(Debug, Default, Clone)]
 pub struct Machine {
-    slots: BTreeMap<String, Slot>,
+    /// By ID (see [`Slot`]).
+    slots: BTreeSet<Slot>,
     timers: Timers,
     settings: Settings,
     /// Tombstones oldest first, as `(seq, id)`; an entry whose slot no longer carries that `seq`
@@ -156,17 +252,17 @@ impl Machine {
 
     /// The live environments, by ascending ID.
     pub fn environments(&self) -> impl Iterator<Item = &Environment> {
-        self.slots.values().filter_map(|slot| match slot {
-            Slot::Live { env, .. } => Some(env),
-            Slot::Tombstone { .. } => None,
+        self.slots.iter().filter_map(|slot| match slot {
+            Slot::Live { env, .. } => Some(&**env),
+            Slot::Tombstone(_) => None,
         })
     }
 
     /// The version remembered for `env_id`, live or deleted.
     pub fn version_of(&self, env_id: &str) -> Option<i64> {
         self.slots.get(env_id).map(|slot| match slot {
-            Slot::Live { env, .. } => env.version,
-            Slot::Tombstone { version, .. } => *version,
+            Slot::Live { env, .. } => env.version(),
+            Slot::Tombstone(t) => t.version.get(),
         })
     }
 
@@ -273,18 +369,19 @@ impl Machine {
     /// [`Machine::tick`] within a call's log side (the stream client's timeouts).
     pub(crate) fn fire(&mut self, now: u64, h: &mut impl Log) -> Option<u64> {
         while let Some((due, env_id)) = self.timers.pop_due(now) {
-            let Some(Slot::Live { env, timer }) = self.slots.get_mut(&env_id) else {
+            let id = env_id.as_str();
+            let Some(Slot::Live { env, timer }) = self.slots.get(id) else {
                 continue;
             };
-            if *timer != Some(due) {
+            if Slot::due(env, timer.get()) != Some(due) {
                 continue;
             }
-            *timer = None;
-            let Some(expiring) = &env.expiring else {
+            timer.set(false);
+            let Some((key, _)) = env.expiring() else {
                 continue;
             };
-            log::key_expired(h, &env_id, env, &expiring.key);
-            h.key_expired(&env_id, &expiring.key);
+            log::key_expired(h, &env_id, env, key);
+            h.key_expired(&env_id, key);
         }
         self.next_deadline()
     }
@@ -302,8 +399,8 @@ impl Machine {
     /// The estimated cost of one slot whose ID is `id_len` bytes long.
     fn cost(id_len: usize, slot: &Slot) -> u64 {
         let rest = match slot {
-            Slot::Live { env, .. } => env_bytes(env),
-            Slot::Tombstone { .. } => id_len,
+            Slot::Live { env, .. } => env.strings_len_without_id(),
+            Slot::Tombstone(_) => id_len,
         };
         SLOT_OVERHEAD + (id_len + rest) as u64
     }
@@ -318,8 +415,8 @@ impl Machine {
     /// Whether storing `env` live (replacing what its ID holds) would take the state over
     /// [`Settings::max_state_bytes`].
     fn over_budget(&self, env: &Environment) -> bool {
-        let id = &env.env_id;
-        let new = SLOT_OVERHEAD + (id.len() + env_bytes(env)) as u64;
+        let id = env.env_id();
+        let new = SLOT_OVERHEAD + (id.len() + env.strings_len_without_id()) as u64;
         self.state_bytes
             .saturating_sub(self.stored_cost(id))
             .saturating_add(new)
@@ -329,7 +426,7 @@ impl Machine {
     /// Updates the counters for a slot that enters or leaves the state.
     fn account(&mut self, id_len: usize, slot: &Slot, enters: bool) {
         let cost = Self::cost(id_len, slot);
-        let tombstone = usize::from(matches!(slot, Slot::Tombstone { .. }));
+        let tombstone = usize::from(matches!(slot, Slot::Tombstone(_)));
         if enters {
             self.state_bytes = self.state_bytes.saturating_add(cost);
             self.tombstones += tombstone;
@@ -339,11 +436,11 @@ impl Machine {
         }
     }
 
-    /// Stores `slot` under `id`, keeping the counters; returns the slot it replaced.
-    fn store(&mut self, id: String, slot: Slot) -> Option<Slot> {
-        let id_len = id.len();
+    /// Stores `slot` under its ID, keeping the counters; returns the slot it replaced.
+    fn store(&mut self, slot: Slot) -> Option<Slot> {
+        let id_len = slot.id().len();
         self.account(id_len, &slot, true);
-        let old = self.slots.insert(id, slot);
+        let old = self.slots.replace(slot);
         if let Some(old) = &old {
             self.account(id_len, old, false);
         }
@@ -352,7 +449,7 @@ impl Machine {
 
     /// Removes the slot of `id`, keeping the counters.
     fn forget(&mut self, id: &str) -> Option<Slot> {
-        let old = self.slots.remove(id);
+        let old = self.slots.take(id);
         if let Some(old) = &old {
             self.account(id.len(), old, false);
         }
@@ -364,7 +461,7 @@ impl Machine {
     fn add_tombstone(&mut self, id: &str, version: i64, h: &mut impl Handler) {
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.store(String::from(id), Slot::Tombstone { version, seq });
+        self.store(Slot::tombstone(id, version, seq));
         self.tombstone_order.push_back((seq, String::from(id)));
         self.enforce_limits(h);
     }
@@ -378,7 +475,7 @@ impl Machine {
             let Some((seq, id)) = self.tombstone_order.pop_front() else {
                 break;
             };
-            if matches!(self.slots.get(&id), Some(Slot::Tombstone { seq: s, .. }) if *s == seq) {
+            if self.slots.get(id.as_str()).and_then(Slot::tombstone_seq) == Some(seq) {
                 self.forget(&id);
                 self.evicted += 1;
             }
@@ -399,7 +496,7 @@ impl Machine {
         if self.tombstone_order.len() > 2 * self.tombstones + 1024 {
             let slots = &self.slots;
             self.tombstone_order.retain(|(seq, id)| {
-                matches!(slots.get(id), Some(Slot::Tombstone { seq: s, .. }) if s == seq)
+                slots.get(id.as_str()).and_then(Slot::tombstone_seq) == Some(*seq)
             });
         }
     }
@@ -409,37 +506,27 @@ impl Machine {
     pub(crate) fn check_counters(&self) {
         let tombstones = self
             .slots
-            .values()
-            .filter(|s| matches!(s, Slot::Tombstone { .. }))
+            .iter()
+            .filter(|s| matches!(s, Slot::Tombstone(_)))
             .count();
         let bytes: u64 = self
             .slots
             .iter()
-            .map(|(id, slot)| Self::cost(id.len(), slot))
+            .map(|slot| Self::cost(slot.id().len(), slot))
             .sum();
         assert_eq!(self.tombstones, tombstones, "tombstone count");
         assert_eq!(self.state_bytes, bytes, "state bytes");
         assert!(self.tombstone_order.len() <= 2 * self.tombstones + 1025);
-        for (id, slot) in &self.slots {
-            if let Slot::Tombstone { seq, .. } = slot {
+        for slot in &self.slots {
+            if let Slot::Tombstone(t) = slot {
+                let id = &*t.id;
                 assert!(
                     self.tombstone_order
                         .iter()
-                        .any(|(s, i)| s == seq && i == id),
+                        .any(|(s, i)| *s == t.seq && i == id),
                     "tombstone {id} is in the age queue"
                 );
             }
         }
     }
-}
-
-/// The bytes of an environment's strings, its ID aside.
-fn env_bytes(env: &Environment) -> usize {
-    env.env_key.len()
-        + env.env_name.len()
-        + env.project_key.len()
-        + env.project_name.len()
-        + env.sdk_key.len()
-        + env.mobile_key.len()
-        + env.expiring.as_ref().map_or(0, |x| x.key.len())
 }

@@ -2,13 +2,14 @@
 //! expiring keys (Rule 7), as written in docs/rules.md. Each decision is a small pure function
 //! whose doc comment is the rule's table; the method after it applies the outcome.
 
+use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::cmp::Ordering::{Equal, Greater, Less};
 use core::fmt;
 
 use super::{Log, Machine, RestartReason, SLOT_OVERHEAD, Slot, log};
-use crate::env::{Environment, ExpiringKey, WireExpiry};
+use crate::env::{Environment, ExpiringKey};
 use crate::handler::Handler;
 use crate::wire::{self, DeleteMessage, PatchData, PatchPath, PutMessage};
 
@@ -28,7 +29,7 @@ impl<'a> Known<'a> {
         match slot {
             None => Known::Nothing,
             Some(Slot::Live { env, .. }) => Known::Live(env),
-            Some(Slot::Tombstone { version, .. }) => Known::Tombstone(*version),
+            Some(Slot::Tombstone(t)) => Known::Tombstone(t.version.get()),
         }
     }
 }
@@ -62,7 +63,7 @@ enum DeleteOutcome {
 fn delete_outcome(known: Known<'_>, v: i64) -> DeleteOutcome {
     match known {
         Known::Nothing => DeleteOutcome::Remember,
-        Known::Live(env) => match v.cmp(&env.version) {
+        Known::Live(env) => match v.cmp(&env.version()) {
             Less | Equal => DeleteOutcome::IgnoreOutOfOrder,
             Greater => DeleteOutcome::Delete,
         },
@@ -98,7 +99,7 @@ enum UpsertOutcome {
 fn upsert_outcome(known: Known<'_>, v: i64) -> UpsertOutcome {
     match known {
         Known::Nothing => UpsertOutcome::Add,
-        Known::Live(env) => match v.cmp(&env.version) {
+        Known::Live(env) => match v.cmp(&env.version()) {
             Less | Equal => UpsertOutcome::IgnoreOutOfOrder,
             Greater => UpsertOutcome::Update,
         },
@@ -144,12 +145,11 @@ enum ExpiryOutcome {
 /// (*) Only if a timer was pending. A timer at another time than before replaces the pending
 /// one; a timer kept at the same time stays as is.
 fn expiry_outcome(
-    expiring: &WireExpiry,
+    (key, t): (&str, u64),
     sdk_key: &str,
     now: u64,
     pending: Option<&(u64, String)>,
 ) -> ExpiryOutcome {
-    let (key, t) = (&expiring.key, expiring.timestamp);
     let pending_at = pending.filter(|(_, k)| k == key).map(|(due, _)| *due);
     if key == sdk_key {
         ExpiryOutcome::IsCurrentKey
@@ -207,8 +207,8 @@ impl Machine {
         // or as stored (an older version is ignored, a tombstone kept); the rest is forgotten.
         let needed: u64 = incoming
             .iter()
-            .map(|(id, rep)| {
-                let sent = SLOT_OVERHEAD + (id.len() + wire_env_bytes(rep)) as u64;
+            .map(|(id, env)| {
+                let sent = SLOT_OVERHEAD + (id.len() + env.strings_len_without_id()) as u64;
                 sent.max(self.stored_cost(id))
             })
             .sum();
@@ -224,17 +224,17 @@ impl Machine {
         // Both maps are sorted: the IDs the put no longer mentions, ascending.
         let forgotten: Vec<String> = self
             .slots
-            .keys()
+            .iter()
+            .map(Slot::id)
             .filter(|id| !incoming.contains_key(*id))
-            .cloned()
+            .map(String::from)
             .collect();
-        for (key, rep) in incoming {
-            if rep.env_id != key {
-                log::env_id_mismatch(h, &rep.env_id, &key);
+        for (key, env) in incoming {
+            if env.env_id() != &*key {
+                log::env_id_mismatch(h, env.env_id(), &key);
                 continue;
             }
-            let env = Environment::from(rep);
-            if matches!(self.slots.get(&key), Some(Slot::Live { env: known, .. }) if *known == env)
+            if matches!(self.slots.get(&*key), Some(Slot::Live { env: known, .. }) if *known == env)
             {
                 continue;
             }
@@ -274,7 +274,7 @@ impl Machine {
             log::env_id_mismatch(h, &rep.env_id, id);
             return None;
         }
-        self.upsert(Environment::from(rep), now, true, h);
+        self.upsert(Box::new(Environment::from(rep)), now, true, h);
         None
     }
 
@@ -303,8 +303,8 @@ impl Machine {
             DeleteOutcome::AlreadyDeleted => log::already_deleted(h, id, v),
             DeleteOutcome::RaiseTombstone => {
                 log::stays_deleted(h, id, v);
-                if let Some(Slot::Tombstone { version, .. }) = self.slots.get_mut(id) {
-                    *version = v;
+                if let Some(Slot::Tombstone(t)) = self.slots.get(id) {
+                    t.version.set(v);
                 }
             }
             DeleteOutcome::Delete => {
@@ -322,7 +322,7 @@ impl Machine {
         let Some(Slot::Live { env, timer }) = self.forget(id) else {
             return false;
         };
-        if let Some(due) = timer {
+        if let Some(due) = Slot::due(&env, timer.get()) {
             self.timers.cancel(due, id);
         }
         log::removed_environment(h, id, &env);
@@ -332,35 +332,34 @@ impl Machine {
     /// Rule 4: adds or updates `env` as [`upsert_outcome`] decides, with its expiry (Rule 7).
     /// With `check_budget`, an environment that would take the state over
     /// [`super::Settings::max_state_bytes`] is refused (a `put` checks its whole size up front).
-    fn upsert(&mut self, env: Environment, now: u64, check_budget: bool, h: &mut impl Log) {
-        let id = env.env_id.clone();
-        let known = Known::of(self.slots.get(&id));
-        let outcome = upsert_outcome(known, env.version);
+    fn upsert(&mut self, env: Box<Environment>, now: u64, check_budget: bool, h: &mut impl Log) {
+        let id = env.env_id();
+        let known = Known::of(self.slots.get(id));
+        let outcome = upsert_outcome(known, env.version());
         if outcome == UpsertOutcome::IgnoreOutOfOrder {
             match known {
-                Known::Live(stored) => log::ignored_out_of_order_update(h, &id, stored),
-                Known::Tombstone(n) => log::ignored_out_of_order_update_of_deleted(h, &id, n),
+                Known::Live(stored) => log::ignored_out_of_order_update(h, id, stored),
+                Known::Tombstone(n) => log::ignored_out_of_order_update_of_deleted(h, id, n),
                 Known::Nothing => {} // Not a row of the table: an unknown ID is added.
             }
             return;
         }
         if check_budget && self.over_budget(&env) {
             let limit = self.settings.max_state_bytes;
-            log::refused_over_state_limit(h, &id, env.version, limit);
+            log::refused_over_state_limit(h, id, env.version(), limit);
             return;
         }
-        let old_timer = self.pending_expiry(&id);
+        let old_timer = self.pending_expiry(id);
         let plan = self.plan_expiry(&env, now, old_timer.as_ref(), h);
-        self.retime(&id, old_timer.map(|(due, _)| due), plan.timer);
+        self.retime(id, old_timer.map(|(due, _)| due), plan.timer);
         let params = env.params(plan.params);
         let is_update = outcome == UpsertOutcome::Update;
         if is_update {
-            log::properties_changed(h, &id, &env);
+            log::properties_changed(h, id, &env);
         } else {
-            log::added_environment(h, &id, &env);
+            log::added_environment(h, id, &env);
         }
-        let timer = plan.timer;
-        self.store(id, Slot::Live { env, timer });
+        self.store(Slot::live(env, plan.timer));
         if is_update {
             h.update_environment(params);
         } else {
@@ -372,7 +371,7 @@ impl Machine {
     fn pending_expiry(&self, id: &str) -> Option<(u64, String)> {
         match self.slots.get(id) {
             Some(Slot::Live { env, timer }) => {
-                timer.zip(env.expiring.as_ref().map(|x| x.key.clone()))
+                Slot::due(env, timer.get()).zip(env.expiring().map(|(key, _)| String::from(key)))
             }
             _ => None,
         }
@@ -400,20 +399,20 @@ impl Machine {
         old: Option<&(u64, String)>,
         h: &mut impl Handler,
     ) -> ExpiryPlan {
-        let Some(expiring) = &env.expiring else {
+        let Some(expiring) = env.expiring() else {
             if let Some((_, key)) = old {
                 log::expiry_cancelled(h, key, env);
             }
             return ExpiryPlan::NONE;
         };
-        let (key, t) = (&expiring.key, expiring.timestamp);
+        let (key, t) = expiring;
         let passed_on = |expires_at| {
             Some(ExpiringKey {
-                key: key.clone(),
+                key: String::from(key),
                 expires_at,
             })
         };
-        match expiry_outcome(expiring, &env.sdk_key, now, old) {
+        match expiry_outcome(expiring, env.sdk_key(), now, old) {
             ExpiryOutcome::IsCurrentKey => {
                 log::expiring_key_is_current(h, key, env);
                 ExpiryPlan::NONE
@@ -444,17 +443,6 @@ impl Machine {
             }
         }
     }
-}
-
-/// The bytes of a decoded environment's strings, its ID aside (as `env_bytes`).
-fn wire_env_bytes(w: &wire::WireEnv) -> usize {
-    w.env_key.len()
-        + w.env_name.len()
-        + w.proj_key.len()
-        + w.proj_name.len()
-        + w.sdk_key.value.len()
-        + w.mob_key.len()
-        + w.sdk_key.expiring.value.len()
 }
 
 /// The environment ID in a `/environments/<id>` path: non-empty, with no further `/`.

@@ -1,10 +1,11 @@
 //! Rule 18 (docs/rules.md): the whole state as a snapshot, and its checked restore.
 
+use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::{Filtered, Machine, Slot, log};
-use crate::env::{Environment, ExpiringKey, WireExpiry};
+use crate::env::{Environment, ExpiringKey, Parts};
 use crate::handler::Handler;
 use crate::mask::Quoted;
 use crate::snapshot::{self, SnapEnv, SnapExpiring, SnapState, SnapTombstone, SnapshotError};
@@ -17,18 +18,18 @@ impl Machine {
             last_event_id: last_event_id.map(String::from),
             ..SnapState::default()
         };
-        for slot in self.slots.values() {
+        for slot in &self.slots {
             if let Slot::Live { env, timer } = slot {
-                state.environments.push(snap_env(env, timer.is_some()));
+                state.environments.push(snap_env(env, timer.get()));
             }
         }
         for (seq, id) in &self.tombstone_order {
-            if let Some(Slot::Tombstone { version, seq: s }) = self.slots.get(id)
-                && s == seq
+            if let Some(Slot::Tombstone(t)) = self.slots.get(id.as_str())
+                && t.seq == *seq
             {
                 state.tombstones.push(SnapTombstone {
                     env_id: id.clone(),
-                    version: *version,
+                    version: t.version.get(),
                 });
             }
         }
@@ -52,22 +53,21 @@ impl Machine {
         };
         for env in state.environments {
             // An empty ID is legal (a put may key an environment by ""); a repeated one is not.
-            if fresh.slots.contains_key(&env.env_id) {
+            if fresh.slots.contains(env.env_id.as_str()) {
                 return Err(invalid(alloc::format!(
                     "environment {} appears twice",
                     Quoted(&env.env_id)
                 )));
             }
             let timer = pending_timer(&env)?;
-            let id = env.env_id.clone();
             if let Some(due) = timer {
-                fresh.timers.arm(due, &id);
+                fresh.timers.arm(due, &env.env_id);
             }
-            let env = environment(env);
-            fresh.store(id, Slot::Live { env, timer });
+            let env = Box::new(environment(&env));
+            fresh.store(Slot::live(env, timer));
         }
         for t in state.tombstones {
-            if t.env_id.is_empty() || fresh.slots.contains_key(&t.env_id) {
+            if t.env_id.is_empty() || fresh.slots.contains(t.env_id.as_str()) {
                 return Err(invalid(alloc::format!(
                     "tombstone {} is empty, repeated or also live",
                     Quoted(&t.env_id)
@@ -75,9 +75,8 @@ impl Machine {
             }
             let seq = fresh.next_seq;
             fresh.next_seq += 1;
-            fresh.tombstone_order.push_back((seq, t.env_id.clone()));
-            let version = t.version;
-            fresh.store(t.env_id, Slot::Tombstone { version, seq });
+            fresh.store(Slot::tombstone(&t.env_id, t.version, seq));
+            fresh.tombstone_order.push_back((seq, t.env_id));
         }
         let h = &mut Filtered::new(h, self.settings.log_level);
         fresh.enforce_limits(h);
@@ -92,9 +91,10 @@ impl Machine {
         let environments = self.environments().count();
         log::restored(h, environments, self.tombstones, self.timers.len());
         if announce {
-            for slot in self.slots.values() {
+            for slot in &self.slots {
                 if let Slot::Live { env, timer } = slot {
-                    h.add_environment(env.params(announced_expiry(env, *timer)));
+                    let timer = Slot::due(env, timer.get());
+                    h.add_environment(env.params(announced_expiry(env, timer)));
                 }
             }
             h.received_all_environments();
@@ -132,52 +132,50 @@ fn pending_timer(env: &SnapEnv) -> Result<Option<u64>, SnapshotError> {
 /// What `add-environment` is told about a restored environment's expiring key: what Rule 7
 /// told the handler when the version was accepted (an untimed key, or a pending one).
 fn announced_expiry(env: &Environment, timer: Option<u64>) -> Option<ExpiringKey> {
-    env.expiring.as_ref().and_then(|x| {
-        let shown = timer.is_some() || (x.timestamp == 0 && x.key != env.sdk_key);
+    env.expiring().and_then(|(key, timestamp)| {
+        let shown = timer.is_some() || (timestamp == 0 && key != env.sdk_key());
         shown.then(|| ExpiringKey {
-            key: x.key.clone(),
-            expires_at: timer.map(|_| x.timestamp),
+            key: String::from(key),
+            expires_at: timer.map(|_| timestamp),
         })
     })
 }
 
 /// A live environment in the snapshot format.
 fn snap_env(env: &Environment, timer_pending: bool) -> SnapEnv {
+    let p = env.parts();
     SnapEnv {
-        env_id: env.env_id.clone(),
-        env_key: env.env_key.clone(),
-        env_name: env.env_name.clone(),
-        proj_key: env.project_key.clone(),
-        proj_name: env.project_name.clone(),
-        sdk_key: env.sdk_key.clone(),
-        mob_key: env.mobile_key.clone(),
-        expiring: env.expiring.as_ref().map(|x| SnapExpiring {
-            key: x.key.clone(),
-            timestamp: x.timestamp,
+        env_id: p.env_id.into(),
+        env_key: p.env_key.into(),
+        env_name: p.env_name.into(),
+        proj_key: p.project_key.into(),
+        proj_name: p.project_name.into(),
+        sdk_key: p.sdk_key.into(),
+        mob_key: p.mobile_key.into(),
+        expiring: p.expiring.map(|(key, timestamp)| SnapExpiring {
+            key: key.into(),
+            timestamp,
         }),
-        default_ttl: env.default_ttl_minutes,
-        secure_mode: env.secure_mode,
-        version: env.version,
+        default_ttl: p.default_ttl_minutes,
+        secure_mode: p.secure_mode,
+        version: p.version,
         timer_pending,
     }
 }
 
 /// A snapshot's live environment, as stored.
-fn environment(env: SnapEnv) -> Environment {
-    Environment {
-        env_id: env.env_id,
-        env_key: env.env_key,
-        env_name: env.env_name,
-        project_key: env.proj_key,
-        project_name: env.proj_name,
-        sdk_key: env.sdk_key,
-        mobile_key: env.mob_key,
-        expiring: env.expiring.map(|x| WireExpiry {
-            key: x.key,
-            timestamp: x.timestamp,
-        }),
+fn environment(env: &SnapEnv) -> Environment {
+    Environment::new(Parts {
+        env_id: &env.env_id,
+        env_key: &env.env_key,
+        env_name: &env.env_name,
+        project_key: &env.proj_key,
+        project_name: &env.proj_name,
+        sdk_key: &env.sdk_key,
+        mobile_key: &env.mob_key,
+        expiring: env.expiring.as_ref().map(|x| (&*x.key, x.timestamp)),
         default_ttl_minutes: env.default_ttl,
         secure_mode: env.secure_mode,
         version: env.version,
-    }
+    })
 }

@@ -357,6 +357,9 @@ impl Parser {
         if needed > self.max_event_bytes {
             self.mark_oversized();
         } else {
+            // One growth for the value and its '\n': pushing the '\n' onto a buffer the value
+            // just filled would double it (a 16 MiB event held 32 MiB).
+            self.data.reserve(text.len() + 1);
             self.data.push_str(&text);
             self.data.push('\n');
         }

@@ -145,7 +145,7 @@ impl Harness {
     pub fn live_ids(&self) -> Vec<String> {
         self.machine
             .environments()
-            .map(|e| e.env_id.clone())
+            .map(|e| e.env_id().to_string())
             .collect()
     }
 }

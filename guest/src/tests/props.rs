@@ -154,7 +154,7 @@ proptest! {
             }
             // The live set equals the replayed map, field by field except the expiring key.
             let live: Vec<(String, i64, String)> =
-                h.machine.environments().map(|e| (e.env_id.clone(), e.version, e.sdk_key.clone())).collect();
+                h.machine.environments().map(|e| (e.env_id().to_string(), e.version(), e.sdk_key().to_string())).collect();
             let replayed: Vec<(String, i64, String)> =
                 model.values().map(|p| (p.env_id.clone(), p.version, p.sdk_key.clone())).collect();
             prop_assert_eq!(live, replayed);
