@@ -487,3 +487,55 @@ fn a_trap_in_the_stream_restarts_the_stream_client_with_a_delay() {
         request.headers
     );
 }
+
+/// Counts callbacks, keeps nothing (a recorder would hold 381,000 records).
+#[derive(Default)]
+struct Count(u64);
+
+impl autoconfig_host::Handler for Count {
+    fn add_environment(&mut self, _: autoconfig_host::EnvironmentParams) {
+        self.0 += 1;
+    }
+    fn update_environment(&mut self, _: autoconfig_host::EnvironmentParams) {}
+    fn delete_environment(&mut self, _: String) {}
+    fn received_all_environments(&mut self) {}
+    fn key_expired(&mut self, _: String, _: String) {}
+    fn log(&mut self, _: Level, _: &str) {}
+}
+
+#[test]
+fn a_put_at_the_size_limit_keeps_the_guest_memory_bounded() {
+    // 381,000 minimal environments: just under the default 16 MiB limit, through the stream
+    // client in 64 KiB chunks as a socket would deliver it.
+    let n = 381_000;
+    let mut data = String::with_capacity(16 << 20);
+    data.push_str(r#"{"path":"/","data":{"environments":{"#);
+    for i in 0..n {
+        if i > 0 {
+            data.push(',');
+        }
+        data.push_str(&format!(r#""e{i:07}":{{"envId":"e{i:07}","version":1}}"#));
+    }
+    data.push_str("}}}");
+    assert!(data.len() < 16 << 20);
+    let body = format!("event: put\ndata: {data}\n\n");
+    let mut d = Driver::new(runtime(), Count::default()).expect("instantiate");
+    d.start(&stream_options(), T0)
+        .expect("no trap")
+        .expect("valid");
+    d.on_response(200, Some("text/event-stream"), None, T0)
+        .expect("no trap");
+    for chunk in body.as_bytes().chunks(64 << 10) {
+        let step = d.on_body(chunk, T0).expect("no trap");
+        assert!(!step.disconnect, "the put is legal");
+    }
+    assert_eq!(
+        d.traps(),
+        0,
+        "the fuel covers an event spanning many chunks"
+    );
+    assert_eq!(d.handler().0, n);
+    // Measured at 68 MB (it was 247 MB before environments were packed); the bound leaves room.
+    let memory = d.memory_bytes();
+    assert!(memory < 96 << 20, "guest memory {} MiB", memory >> 20);
+}
