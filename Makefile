@@ -49,3 +49,10 @@ fuzz:
 ## The built-in demo story.
 demo: setup
 	cargo run -p autoconfig-host -- --demo
+
+## The benchmark report (docs/benchmarks.md and docs/benchmarks-put.svg): criterion for the component
+## against the native core, then every host and the plain baselines end to end on loopback.
+.PHONY: bench-report
+bench-report: setup
+	cargo build --release -p autoconfig-host
+	python3 bench/run.py

@@ -72,3 +72,46 @@ pub fn client(ca_file: Option<&PathBuf>, connect_timeout: Duration) -> Result<Cl
     }
     builder.build().map_err(HttpError::Client)
 }
+
+/// Refuses a proxy variable (`HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`, in either case) that is
+/// set but not a URL: the HTTP client would ignore it silently and connect directly, bypassing
+/// a proxy the network may require. The message names the variable, never its value (it may
+/// hold credentials).
+pub fn check_proxy_environment() -> Result<(), String> {
+    for name in [
+        "HTTP_PROXY",
+        "http_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ] {
+        let Some(value) = std::env::var_os(name) else {
+            continue;
+        };
+        let Some(value) = value.to_str() else {
+            return Err(format!("{name} is not valid UTF-8"));
+        };
+        if value.trim().is_empty() {
+            continue;
+        }
+        let with_scheme = if value.contains("://") {
+            value.to_owned()
+        } else {
+            format!("http://{value}")
+        };
+        let valid = !value.chars().any(|c| c.is_whitespace() || c.is_control())
+            && reqwest::Url::parse(&with_scheme).ok().is_some_and(|url| {
+                url.host_str().is_some_and(|h| !h.is_empty())
+                    && matches!(url.path(), "" | "/")
+                    && url.query().is_none()
+            })
+            && reqwest::Proxy::all(value).is_ok();
+        if !valid {
+            return Err(format!(
+                "{name} is set but is not a proxy URL (like http://proxy.example:3128); fix or unset it"
+            ));
+        }
+    }
+    Ok(())
+}

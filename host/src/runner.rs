@@ -203,7 +203,6 @@ pub async fn run_observed<H: Handler>(
         // Each step's actions are applied once; only its deadline stays for the wait below.
         if std::mem::take(&mut step.disconnect) {
             connection = None;
-            observer.note(|t| t.set_state(ConnectionState::Waiting, now_ms()));
         }
         if step.stop.take().is_some() {
             observer.note(|t| t.set_state(ConnectionState::Stopped, now_ms()));
@@ -212,6 +211,10 @@ pub async fn run_observed<H: Handler>(
         if let Some(request) = step.connect.take() {
             observer.note(|t| t.attempt(now_ms()));
             connection = Some(Connection::Pending(open(&client, request)));
+        }
+        if connection.is_none() {
+            // Ended by the component, the server or the network: waiting for the next attempt.
+            observer.note(|t| t.set_state(ConnectionState::Waiting, now_ms()));
         }
         let save_at = saver.as_mut().and_then(|s| save_if_due(driver, s));
         let wait = step

@@ -43,6 +43,44 @@ pub enum StateFileError {
     },
 }
 
+/// Checks at start that `path` can be a state file: its directory exists, it is not a directory
+/// or another special file, and no other host holds its lock (which is released again: the
+/// runner takes it for good).
+pub fn check(path: &Path) -> Result<(), StateFileError> {
+    let fail = |why: String| StateFileError::Io {
+        action: "cannot use",
+        path: path.to_owned(),
+        source: io::Error::other(why),
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        && !dir.is_dir()
+    {
+        return Err(fail(format!(
+            "its directory {} does not exist",
+            dir.display()
+        )));
+    }
+    if let Ok(meta) = fs::metadata(path)
+        && !meta.is_file()
+    {
+        return Err(fail("it is not a regular file".into()));
+    }
+    lock(path).map(drop)
+}
+
+/// Opens `path` for reading without blocking on a FIFO (or any special file that would wait for
+/// a writer): callers then check that it is a regular file before reading.
+pub fn open_for_reading(path: &Path) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    options.open(path)
+}
+
 /// Reads the state file; `Ok(None)` when it does not exist. Refuses a file over
 /// [`MAX_FILE_BYTES`] without reading it, and sets a file readable by others to 0600.
 pub fn read(path: &Path) -> Result<Option<Vec<u8>>, StateFileError> {
@@ -51,7 +89,7 @@ pub fn read(path: &Path) -> Result<Option<Vec<u8>>, StateFileError> {
         path: path.to_owned(),
         source,
     };
-    let file = match File::open(path) {
+    let file = match open_for_reading(path) {
         Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(fail(e)),
@@ -105,9 +143,16 @@ pub fn lock(path: &Path) -> Result<Lock, StateFileError> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
+        // Non-blocking: a FIFO planted at the lock's path must not hang the start.
+        options.mode(0o600).custom_flags(libc::O_NONBLOCK);
     }
     let file = options.open(&lock_path).map_err(fail)?;
+    if !file.metadata().map_err(fail)?.is_file() {
+        return Err(fail(io::Error::other(format!(
+            "{} is not a regular file",
+            lock_path.display()
+        ))));
+    }
     match file.try_lock() {
         Ok(()) => Ok(Lock { _file: file }),
         Err(fs::TryLockError::WouldBlock) => Err(fail(io::Error::other(

@@ -321,6 +321,11 @@ fn bad_stream_uris_are_usage_errors() {
         "ftp://example.com",
         "example.com",
         long_host.as_str(),
+        "http://::1:9",
+        "http://[fe80::1%25lo]:9",
+        "http://a_b<>:9",
+        "http://127.0.0.1:0",
+        "http://bücher.invalid",
     ] {
         assert_usage(
             &["--stream-uri", uri],
@@ -360,6 +365,153 @@ fn absurd_durations_and_sizes_are_usage_errors() {
         "--max-message-bytes",
     );
     assert_usage(&["--listen", "localhost"], &key, "--listen");
+    assert_usage(&["--read-timeout", "1ns"], &key, "shorter than 1ms");
+    // A warning about --key must not come before the usage error: still one line.
+    assert_usage(
+        &["--key", SECRET_KEY, "--read-timeout", "0s"],
+        &[],
+        "--read-timeout",
+    );
+    // What clap puts on later lines is kept: the missing argument, the possible values.
+    assert_usage(&["--script", "x.json"], &key, "--demo");
+    assert_usage(&["--log-format", "JSON"], &key, "possible values");
+}
+
+#[test]
+fn a_bad_proxy_variable_is_refused_not_ignored() {
+    for name in ["HTTP_PROXY", "https_proxy"] {
+        assert_usage(&["--demo"], &[(name, "http://127.0.0.1:3128/ x")], name);
+    }
+    let (code, _, _) = run(&["--demo"], &[("HTTP_PROXY", "http://127.0.0.1:9")]);
+    assert_eq!(
+        code, 0,
+        "a valid proxy (bypassed for 127.0.0.1 by NO_PROXY) is fine"
+    );
+}
+
+#[test]
+fn special_files_never_hang_the_start() {
+    let dir = std::env::temp_dir().join(format!("autoconfig-fifo-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let fifo = dir.join("state.fifo");
+    let made = Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    assert_usage(
+        &["--demo", "--state-file", fifo.to_str().expect("utf-8")],
+        &[],
+        "not a regular file",
+    );
+    assert_usage(
+        &["--demo", "--state-file", dir.to_str().expect("utf-8")],
+        &[],
+        "--state-file",
+    );
+    let key_fifo = dir.join("key.fifo");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&key_fifo)
+            .status()
+            .expect("mkfifo")
+            .success()
+    );
+    assert_usage(
+        &["--key-file", key_fifo.to_str().expect("utf-8")],
+        &[],
+        "not a regular file",
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_key_given_to_the_wrong_option_is_not_echoed() {
+    let (code, _, stderr) = run(&["--key-file", SECRET_KEY], &[]);
+    assert_eq!(code, 2);
+    assert!(!stderr.contains(SECRET_KEY), "{stderr}");
+    let (code, _, stderr) = run(&["--read-timeout", SECRET_KEY], &[]);
+    assert_eq!(code, 2);
+    assert!(!stderr.contains(SECRET_KEY), "{stderr}");
+    let (code, stdout, _) = run(
+        &["--help"],
+        &[("STREAM_URI", "https://user:hunter2-secret@example.com")],
+    );
+    assert_eq!(code, 0);
+    assert!(
+        !stdout.contains("hunter2"),
+        "--help shows no environment values"
+    );
+}
+
+#[test]
+fn a_reconnect_on_every_connection_backs_off() {
+    let body = format!("{}event: reconnect\ndata: \n\n", put(&[("a", 1)]));
+    let (_rt, server) = serve(vec![Reply::sse(vec![send(body)])]);
+    let uri = server.uri();
+    let mut c = Host::command(
+        BIN,
+        &["--stream-uri", &uri, "--initial-retry-delay", "100ms"],
+    );
+    c.env("AUTO_CONFIG_KEY", SECRET_KEY);
+    let mut host = Host::spawn(c, None);
+    assert!(poll_until_blocking(Duration::from_secs(30), || server
+        .count()
+        >= 1));
+    let n = requests_after(&server, Duration::from_secs(4));
+    // 100 ms doubling: at most about 6 in 4 s (13/s when every reconnect waited 100 ms).
+    assert!(n <= 10, "{n} connections in about 4 s");
+    host.signal("HUP");
+    assert_eq!(host.code(), 0, "SIGHUP is a clean shutdown too");
+    assert!(host.stderr().contains("Received SIGHUP; shutting down"));
+}
+
+#[test]
+fn the_connection_state_says_waiting_between_attempts() {
+    let (_rt, server) = serve(vec![Reply::sse(vec![send(put(&[("a", 1)])), Step::End])]);
+    let uri = server.uri();
+    let mut c = Host::command(
+        BIN,
+        &[
+            "--stream-uri",
+            &uri,
+            "--listen",
+            "127.0.0.1:0",
+            "--initial-retry-delay",
+            "5s",
+        ],
+    );
+    c.env("AUTO_CONFIG_KEY", SECRET_KEY);
+    let mut host = Host::spawn(c, None);
+    let addr = listen_addr(&host);
+    let mut state = String::new();
+    let waited = poll_until_blocking(Duration::from_secs(30), || {
+        let (_, body) = get(&addr, "/status");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        state = v["connection"]["state"].as_str().unwrap_or("").to_owned();
+        state == "waiting" && v["connection"]["lastFailure"]["cause"] == "end_of_stream"
+    });
+    assert!(waited, "state {state}");
+    let (_, metrics) = get(&addr, "/metrics");
+    assert!(metrics.contains("autoconfig_connected 0"), "{metrics}");
+    host.signal("TERM");
+    assert_eq!(host.code(), 0);
+}
+
+/// The address `--listen 127.0.0.1:0` got, from the host's log.
+fn listen_addr(host: &Host) -> String {
+    let mut addr = String::new();
+    assert!(poll_until_blocking(Duration::from_secs(60), || {
+        match host.stderr().split_once("on http://") {
+            Some((_, rest)) => {
+                addr = rest.split_whitespace().next().unwrap_or("").to_owned();
+                true
+            }
+            None => false,
+        }
+    }));
+    addr
 }
 
 #[test]

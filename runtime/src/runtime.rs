@@ -351,7 +351,15 @@ fn load_cache_entry(engine: &Engine, entry: &Path) -> Result<Component, Miss> {
 
 /// Reads a regular file of at most `cap` bytes.
 fn read_capped(path: &Path, cap: u64) -> std::io::Result<Vec<u8>> {
-    let file = std::fs::File::open(path)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        // Non-blocking: a FIFO planted in the cache must not hang the start.
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = options.open(path)?;
     let meta = file.metadata()?;
     if !meta.is_file() {
         return Err(std::io::Error::other("not a regular file"));

@@ -136,8 +136,8 @@ struct Capped<'a> {
 impl Write for Capped<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         for c in s.chars() {
-            let escaped = c.is_control() || (self.quote && (c == '"' || c == '\\'));
-            let width = if c.is_control() {
+            let escaped = needs_escape(c) || (self.quote && (c == '"' || c == '\\'));
+            let width = if needs_escape(c) {
                 c.escape_default().len()
             } else if escaped {
                 2
@@ -149,7 +149,7 @@ impl Write for Capped<'_> {
                 return Err(fmt::Error);
             }
             self.left -= width;
-            if c.is_control() {
+            if needs_escape(c) {
                 write!(self.out, "{}", c.escape_default())?;
             } else {
                 if escaped {
@@ -162,8 +162,20 @@ impl Write for Capped<'_> {
     }
 }
 
+/// Control characters, and the invisible ones that reorder or break what a terminal shows
+/// (bidirectional marks, overrides and isolates, line and paragraph separators).
+fn needs_escape(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{200e}' | '\u{200f}' | '\u{061c}' | '\u{2028}' | '\u{2029}'
+                | '\u{202a}'..='\u{202e}'
+                | '\u{2066}'..='\u{2069}'
+        )
+}
+
 fn write_escaped_char(f: &mut impl Write, c: char) -> fmt::Result {
-    if c.is_control() {
+    if needs_escape(c) {
         write!(f, "{}", c.escape_default())
     } else {
         f.write_char(c)
@@ -318,5 +330,15 @@ mod tests {
         let mut out = String::new();
         write_masking_quoted(&mut out, r#"a "unterminated-9999"#).expect("write");
         assert_eq!(out, r#"a "…9999"#);
+    }
+
+    #[test]
+    fn invisible_reordering_characters_are_escaped() {
+        let shown = format!("{}", Safe("a\u{202e}b\u{2028}c\u{2066}d"));
+        assert!(
+            !shown.contains('\u{202e}') && !shown.contains('\u{2028}'),
+            "{shown}"
+        );
+        assert!(shown.contains("\\u{202e}"), "{shown}");
     }
 }

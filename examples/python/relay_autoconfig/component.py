@@ -672,13 +672,20 @@ class StreamClient(_Instance):
         _opt_str(content_type, "content_type")
         _opt_str(location, "location")
         _uint(now, "now", U64_MAX)
+        self._body_bytes = 0
         return Step.from_record(self._call("on-response", 0, status, content_type, location, now))
 
     def on_body(self, chunk: BytesLike, now: int) -> Step:
         """The next bytes of the open body (any size, split anywhere), as soon as they arrive."""
         chunk = _bytes(chunk, "chunk")
         _uint(now, "now", U64_MAX)
-        return Step.from_record(self._call("on-body", len(chunk), chunk, now, bytes_first=True))
+        # The chunk may complete an event whose earlier bytes came in earlier chunks (up to
+        # max-message-bytes of them): the fuel covers those too, as in the Rust driver.
+        earlier = min(getattr(self, "_body_bytes", 0), self.max_message_bytes)
+        self._body_bytes = getattr(self, "_body_bytes", 0) + len(chunk)
+        return Step.from_record(
+            self._call("on-body", len(chunk) + earlier, chunk, now, bytes_first=True)
+        )
 
     def on_closed(self, error: Optional[str], now: int) -> Step:
         """The open request ended: ``error`` is None for a clean end, or what failed."""

@@ -361,11 +361,10 @@ impl Stream {
             let ended = match item {
                 Item::Event(event) => {
                     match machine.event(&event.event, &event.data, now, h).restart {
-                        Some(RestartReason::ReconnectRequested) => {
-                            // The server's own request: the base delay, not the grown one.
-                            self.backoff.reset();
-                            true
-                        }
+                        // The server's own request: the base delay after a connection that
+                        // stayed up (the backoff resets after 60 s), growing like any failure
+                        // when every connection is asked to reconnect at once.
+                        Some(RestartReason::ReconnectRequested) => true,
                         Some(RestartReason::MalformedData) => true,
                         None => false,
                     }

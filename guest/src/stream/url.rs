@@ -63,7 +63,9 @@ impl Url {
         if host.len() > 253 + 2 {
             return Err("the host name is too long");
         }
+        check_host(host)?;
         let port = match port {
+            Some(0) => return Err("port 0 cannot be connected to"),
             Some(p) => p,
             None if scheme == "https" => 443,
             None => 80,
@@ -144,30 +146,91 @@ impl Url {
 }
 
 /// Any text that may be a URL, for logs: a `user:password@` part of its authority becomes
-/// `***@`, and the result is cut at 200 characters.
+/// `***@`, a query becomes `?…` (it may carry a token), and the result is cut at 200
+/// characters.
 pub fn redact(text: &str) -> String {
     let mut out = String::new();
-    let (head, rest) = match text.find("://") {
-        Some(i) => text.split_at(i + 3),
+    // `scheme:` and any slashes after it (also a malformed `https:/` or none at all), so that
+    // whatever follows up to the path is treated as an authority that may hold credentials.
+    let scheme_end = text.find(':').filter(|&i| {
+        i > 0
+            && text
+                .bytes()
+                .take(i)
+                .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+    });
+    let (head, rest) = match scheme_end {
+        Some(i) => {
+            let after = text.get(i + 1..).unwrap_or("");
+            let slashes = after.len() - after.trim_start_matches('/').len();
+            text.split_at(i + 1 + slashes)
+        }
+        // `//host/...`: an authority; `/path`: no authority at all.
         None if text.starts_with("//") => text.split_at(2),
+        None if text.starts_with('/') => (text, ""),
         None => ("", text),
     };
     out.push_str(head);
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(end);
     match authority.rfind('@') {
-        Some(at) if !head.is_empty() => {
+        Some(at) => {
             out.push_str("***");
             out.push_str(authority.get(at..).unwrap_or(""));
         }
-        _ => out.push_str(authority),
+        None => out.push_str(authority),
     }
-    out.push_str(tail);
+    match tail.split_once('?') {
+        Some((path, _)) => {
+            out.push_str(path);
+            out.push_str("?…");
+        }
+        None => out.push_str(tail),
+    }
     if let Some((cut, _)) = out.char_indices().nth(200) {
         out.truncate(cut);
         out.push('…');
     }
     out
+}
+
+/// Refuses hosts no HTTP stack can connect to: a name must be ASCII letters, digits, `-` and
+/// `.` (an internationalized name must be given in its `xn--` form), and an IPv6 literal must be
+/// in brackets, hex digits, `:` and `.` only (no zone: it names a local interface).
+fn check_host(host: &str) -> Result<(), Reason> {
+    if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        let ok = inner.contains(':')
+            && inner
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
+        return if ok {
+            Ok(())
+        } else {
+            Err("the IPv6 address is malformed (zones are not supported)")
+        };
+    }
+    if host.contains(':') {
+        return Err("an IPv6 address must be in brackets, as in http://[::1]:8030");
+    }
+    if !host.is_ascii() {
+        return Err("the host name is not ASCII: give an internationalized name in its xn-- form");
+    }
+    let labels_ok = host.split('.').enumerate().all(|(i, label)| {
+        // One trailing dot (a fully qualified name) is allowed.
+        (label.is_empty() && i > 0 && host.ends_with('.') && host.len() > 1)
+            || (!label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+    });
+    if labels_ok {
+        Ok(())
+    } else {
+        Err("the host name is malformed (letters, digits, '-' and '.' only)")
+    }
 }
 
 /// Splits `host[:port]` (IPv6 in brackets).

@@ -209,18 +209,33 @@ fn stream_urls() {
         "http://h:x",
         "mailto:a@b",
         "",
+        "http://::1:9",
+        "http://[fe80::1%25lo]:9",
+        "http://a_b<>:9",
+        "http://127.0.0.1:0",
+        "http://bücher.example",
+        "http://-x-.example",
+        "http://a..b",
     ] {
         assert!(u(bad).is_err(), "{bad}");
     }
     let long = format!("http://{}", "a".repeat(100_000));
     assert!(u(&long).is_err());
     assert!(Url::stream("http://user:pass@h:1/x").is_err());
-    assert_eq!(
-        crate::stream::url::redact("http://user:pass@h:1/x?q#f"),
-        "http://***@h:1/x?q#f"
-    );
-    assert_eq!(crate::stream::url::redact("//u:p@h/x"), "//***@h/x");
-    assert_eq!(crate::stream::url::redact("/a@b"), "/a@b");
+    for good in [
+        "http://[::1]:8030",
+        "http://h.example.",
+        "https://xn--bcher-kva.example/x",
+    ] {
+        assert!(u(good).is_ok(), "{good}");
+    }
+    let redact = crate::stream::url::redact;
+    assert_eq!(redact("http://user:pass@h:1/x?q#f"), "http://***@h:1/x?…");
+    assert_eq!(redact("https://h/x?token=secret"), "https://h/x?…");
+    assert_eq!(redact("//u:p@h/x"), "//***@h/x");
+    assert_eq!(redact("/a@b"), "/a@b");
+    assert_eq!(redact("https:/user:pass@h"), "https:/***@h");
+    assert_eq!(redact("user:pass@h"), "user:***@h");
 }
 
 #[test]
@@ -401,16 +416,25 @@ fn a_connection_up_60_s_resets_the_backoff() {
 }
 
 #[test]
-fn reconnect_event_waits_the_base_delay() {
+fn reconnect_event_waits_the_base_delay_after_a_stable_connection_and_backs_off_otherwise() {
     let (mut sim, _) = Sim::started();
     for _ in 0..3 {
         let step = sim.respond(500, "");
         sim.reconnect(&step);
     }
     sim.respond(200, "text/event-stream");
+    // Asked to reconnect right after three failures: the fourth delay (1 s doubled three times),
+    // so a server that sends `reconnect` on every connection cannot make a loop.
     let step = sim.body("event: reconnect\ndata: \n\nevent: put\ndata: {}\n\n");
     assert!(step.disconnect);
     assert!(sim.logged(Level::Debug, "Discarded 1 item"));
+    let (wait, _) = sim.reconnect(&step);
+    assert_jittered(wait, 8000);
+    // After a connection that stayed up 60 s: the base delay.
+    sim.respond(200, "text/event-stream");
+    sim.now += 61_000;
+    let step = sim.body("event: reconnect\ndata: \n\n");
+    assert!(step.disconnect);
     let (wait, _) = sim.reconnect(&step);
     assert_jittered(wait, 1000);
 }

@@ -43,20 +43,26 @@ pub struct Cli {
     #[arg(long, env = "AUTO_CONFIG_KEY", hide_env_values = true)]
     pub key: Option<String>,
     /// Read the auto-configuration key from this file (surrounding whitespace ignored).
-    #[arg(long, env = "AUTO_CONFIG_KEY_FILE", conflicts_with = "key")]
+    #[arg(
+        long,
+        env = "AUTO_CONFIG_KEY_FILE",
+        hide_env_values = true,
+        conflicts_with = "key"
+    )]
     pub key_file: Option<PathBuf>,
     /// The stream base URI; /relay_auto_config is appended.
     #[arg(
         long,
         env = "STREAM_URI",
+        hide_env_values = true,
         default_value = "https://stream.launchdarkly.com"
     )]
     pub stream_uri: String,
     /// First reconnect delay (doubles up to 30 s; at least 100ms), e.g. 500ms, 1.5s, 1m30s.
-    #[arg(long, default_value = "1s", value_parser = parse_duration, allow_hyphen_values = true)]
+    #[arg(long, default_value = "1s", value_parser = parse_ms_duration, allow_hyphen_values = true)]
     pub initial_retry_delay: Duration,
     /// Reconnect when nothing (not even a heartbeat) arrives for this long.
-    #[arg(long, default_value = "5m", value_parser = parse_duration, allow_hyphen_values = true)]
+    #[arg(long, default_value = "5m", value_parser = parse_ms_duration, allow_hyphen_values = true)]
     pub read_timeout: Duration,
     /// Run this build of the component instead of the one embedded in this program.
     #[arg(long)]
@@ -64,14 +70,14 @@ pub struct Cli {
     /// Keep the compiled component here and reuse it on the next start (verified by its
     /// SHA-256); `none` turns the cache off. Default: $XDG_CACHE_HOME/autoconfig-host or
     /// ~/.cache/autoconfig-host.
-    #[arg(long, env = "AUTOCONFIG_CACHE_DIR")]
+    #[arg(long, env = "AUTOCONFIG_CACHE_DIR", hide_env_values = true)]
     pub cache_dir: Option<PathBuf>,
     /// Log level for stderr: error, warn, info, debug, trace, none, or a filter such as
     /// info,autoconfig=debug. Also read from LOG_LEVEL (as ld-relay) or else RUST_LOG.
-    #[arg(long, env = "LOG_LEVEL", value_parser = parse_log_level)]
+    #[arg(long, env = "LOG_LEVEL", hide_env_values = true, value_parser = parse_log_level)]
     pub log_level: Option<String>,
     /// Log format for stderr: text, or json (one object per line).
-    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    #[arg(long, env = "LOG_FORMAT", hide_env_values = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
     /// Extra CA certificates (PEM) to trust for the stream.
     #[arg(long)]
@@ -79,7 +85,7 @@ pub struct Cli {
     /// Keep the last known environments in this file (written atomically, mode 0600, at most
     /// once a second and at shutdown); at start they are restored and printed before the
     /// stream answers.
-    #[arg(long, env = "AUTOCONFIG_STATE_FILE")]
+    #[arg(long, env = "AUTOCONFIG_STATE_FILE", hide_env_values = true)]
     pub state_file: Option<PathBuf>,
     /// Event data over this many bytes is treated as malformed.
     #[arg(
@@ -90,7 +96,7 @@ pub struct Cli {
     pub max_message_bytes: u64,
     /// Serve /healthz, /readyz, /status and /metrics on this address (e.g. 127.0.0.1:9090).
     /// Off by default; /status names environments, so keep it off public interfaces.
-    #[arg(long, env = "AUTOCONFIG_LISTEN")]
+    #[arg(long, env = "AUTOCONFIG_LISTEN", hide_env_values = true)]
     pub listen: Option<SocketAddr>,
     /// Play a built-in story on a local stream (no key or network needed), then exit 0.
     #[arg(long)]
@@ -164,21 +170,45 @@ fn clap_error(e: &clap::Error) -> ExitCode {
         return ExitCode::from(2);
     }
     let rendered = e.render().to_string();
-    let mut line = rendered
-        .lines()
-        .next()
-        .unwrap_or("invalid arguments")
-        .trim_start_matches("error: ")
-        .to_owned();
-    // An unexpected word that is not an option may be a secret: show its last 4 characters.
-    for kind in [ContextKind::InvalidArg, ContextKind::InvalidSubcommand] {
+    // The first line, plus what clap puts on the next ones that names the problem (the missing
+    // arguments, the possible values); not the usage and the tips.
+    let mut parts: Vec<String> = Vec::new();
+    for text in rendered.lines().map(str::trim) {
+        if text.is_empty() || text.starts_with("Usage:") || text.starts_with("For more") {
+            continue;
+        }
+        if text.starts_with("tip:") {
+            continue;
+        }
+        parts.push(text.trim_start_matches("error: ").to_owned());
+    }
+    let mut line = parts.join(" ");
+    // A value that may be a secret pasted in the wrong place (a key given to another option,
+    // or as a stray argument) is shown by its last 4 characters: anything long, and any stray
+    // word that is not an option.
+    for kind in [
+        ContextKind::InvalidArg,
+        ContextKind::InvalidSubcommand,
+        ContextKind::InvalidValue,
+    ] {
         if let Some(ContextValue::String(arg)) = e.get(kind)
             && !arg.starts_with('-')
+            && (kind != ContextKind::InvalidValue || looks_like_a_key(arg))
         {
             line = line.replace(arg.as_str(), &format!("…{}", Last4(arg)));
         }
     }
     usage(&format!("{line} (see --help)"))
+}
+
+/// A duration of whole milliseconds or more (or 0): the component counts in milliseconds, so a
+/// `1ns` would silently become 0.
+fn parse_ms_duration(text: &str) -> Result<Duration, String> {
+    let d = parse_duration(text).map_err(|e| e.to_string())?;
+    if d > Duration::ZERO && d < Duration::from_millis(1) {
+        return Err(format!("{text:?} is shorter than 1ms"));
+    }
+    Ok(d)
 }
 
 /// A log level (`error`, `warn`, `info`, `debug`, `trace`, `off`/`none`) or a `tracing` filter
@@ -239,8 +269,11 @@ const MAX_KEY_FILE_BYTES: u64 = 64 * 1024;
 
 fn read_key_file(path: &Path) -> Result<String, String> {
     use std::io::Read;
-    let fail = |why: &dyn std::fmt::Display| format!("--key-file {}: {why}", path.display());
-    let file = std::fs::File::open(path).map_err(|e| fail(&e))?;
+    let fail = |why: &dyn std::fmt::Display| format!("--key-file {}: {why}", shown_path(path));
+    let file = autoconfig_host::state_file::open_for_reading(path).map_err(|e| fail(&e))?;
+    if !file.metadata().map_err(|e| fail(&e))?.is_file() {
+        return Err(fail(&"it is not a regular file"));
+    }
     let mut text = String::new();
     file.take(MAX_KEY_FILE_BYTES + 1)
         .read_to_string(&mut text)
@@ -248,7 +281,7 @@ fn read_key_file(path: &Path) -> Result<String, String> {
     if text.len() as u64 > MAX_KEY_FILE_BYTES {
         return Err(fail(&"it is larger than 64 KiB: not a key"));
     }
-    let key = text.trim();
+    let key = text.trim_start_matches('\u{feff}').trim();
     if key.is_empty() {
         return Err(fail(&"it is empty"));
     }
@@ -256,6 +289,25 @@ fn read_key_file(path: &Path) -> Result<String, String> {
         return Err(fail(&"it holds more than one line"));
     }
     Ok(key.to_owned())
+}
+
+/// Long and made of the characters keys are made of (letters, digits, `-`, `_`).
+fn looks_like_a_key(text: &str) -> bool {
+    text.chars().count() >= 16
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// A path as given, unless it looks like a key pasted in its place (no `/` or `.`, long): then
+/// only its last 4 characters.
+fn shown_path(path: &Path) -> String {
+    let text = path.to_string_lossy();
+    if looks_like_a_key(&text) {
+        format!("…{}", Last4(&text))
+    } else {
+        text.into_owned()
+    }
 }
 
 /// Warnings about how the key was given, once logging is set up.

@@ -91,7 +91,9 @@ async fn async_main(cli: Cli) -> ExitCode {
             );
         }
     };
-    cli::key_warnings(&cli);
+    if let Err(e) = autoconfig_host::http::check_proxy_environment() {
+        return usage(&e);
+    }
     let listener = match cli.listen {
         Some(addr) => match tokio::net::TcpListener::bind(addr).await {
             Ok(listener) => Some(listener),
@@ -159,19 +161,28 @@ async fn async_main(cli: Cli) -> ExitCode {
             return ExitCode::from(3);
         }
     }
+    if let Some(path) = &config.state_file
+        && let Err(e) = autoconfig_host::state_file::check(path)
+    {
+        return usage(&format!("--state-file: {}", report(&e)));
+    }
     tracing::info!(
         "autoconfig-host {}, component {origin}",
         env!("CARGO_PKG_VERSION")
     );
+    cli::key_warnings(&cli);
     let shutdown = async {
         match &demo {
             Some(server) => tokio::select! {
                 _ = async { server.finished().await; tokio::time::sleep(Duration::from_millis(300)).await } => {
                     tracing::info!("The demo story is over");
                 }
-                _ = signals.wait() => {}
+                name = signals.wait() => tracing::info!("Received {name}; shutting down"),
             },
-            None => signals.wait().await,
+            None => {
+                let name = signals.wait().await;
+                tracing::info!("Received {name}; shutting down");
+            }
         }
     };
     let observer = match listener {
@@ -184,7 +195,10 @@ async fn async_main(cli: Cli) -> ExitCode {
             let addr = listener
                 .local_addr()
                 .map_or_else(|_| "?".into(), |a| a.to_string());
-            if !listener.local_addr().is_ok_and(|a| a.ip().is_loopback()) {
+            if !listener
+                .local_addr()
+                .is_ok_and(|a| a.ip().to_canonical().is_loopback())
+            {
                 tracing::warn!(
                     "--listen {addr} is not a loopback address: /status (environment names, masked keys) and /metrics are open to the network"
                 );
@@ -208,7 +222,9 @@ async fn async_main(cli: Cli) -> ExitCode {
         Ok(Exit::Shutdown) => ExitCode::SUCCESS,
         Ok(Exit::InvalidKey) => ExitCode::from(1),
         Ok(Exit::OutputClosed) => {
-            tracing::error!("stdout was closed: nobody receives the changes any more; exiting");
+            tracing::error!(
+                "stdout was closed or cannot be written: nobody receives the changes any more; exiting"
+            );
             ExitCode::from(3)
         }
         Err(runner::RunError::Options(reason)) => usage(&flag_names(&reason)),
@@ -221,9 +237,29 @@ async fn async_main(cli: Cli) -> ExitCode {
 }
 
 fn load_script(path: Option<&PathBuf>, demo: bool) -> anyhow::Result<Option<Script>> {
+    /// The largest script read.
+    const MAX_SCRIPT_BYTES: u64 = 64 << 20;
     let text = match (path, demo) {
-        (Some(path), _) => std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read {}", path.display()))?,
+        (Some(path), _) => {
+            use std::io::Read;
+            let fail = || format!("cannot read {}", path.display());
+            let file = autoconfig_host::state_file::open_for_reading(path).with_context(fail)?;
+            anyhow::ensure!(
+                file.metadata().with_context(fail)?.is_file(),
+                "{} is not a regular file",
+                path.display()
+            );
+            let mut text = String::new();
+            file.take(MAX_SCRIPT_BYTES + 1)
+                .read_to_string(&mut text)
+                .with_context(fail)?;
+            anyhow::ensure!(
+                text.len() as u64 <= MAX_SCRIPT_BYTES,
+                "{} is larger than 64 MiB",
+                path.display()
+            );
+            text
+        }
         (None, true) => DEMO_SCRIPT.to_owned(),
         (None, false) => return Ok(None),
     };

@@ -1,45 +1,56 @@
-//! SIGINT and SIGTERM: a clean shutdown from the first moment (exit 0), never death by the
-//! signal.
+//! SIGINT, SIGTERM and SIGHUP: a clean shutdown from the first moment (exit 0, the state file
+//! saved), never death by the signal.
 
-/// SIGINT and SIGTERM, registered when created (tokio's `ctrl_c` registers on first poll only).
+/// The shutdown signals, registered when created (tokio's `ctrl_c` registers on first poll
+/// only).
 pub struct Signals {
     #[cfg(unix)]
-    listeners: Vec<tokio::signal::unix::Signal>,
+    listeners: Vec<(&'static str, tokio::signal::unix::Signal)>,
 }
 
 impl Signals {
+    /// Registers the listeners now.
     pub fn install() -> Signals {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};
-            let listeners = [SignalKind::interrupt(), SignalKind::terminate()]
-                .into_iter()
-                .filter_map(|kind| signal(kind).ok())
-                .collect();
+            let listeners = [
+                ("SIGINT", SignalKind::interrupt()),
+                ("SIGTERM", SignalKind::terminate()),
+                ("SIGHUP", SignalKind::hangup()),
+            ]
+            .into_iter()
+            .filter_map(|(name, kind)| signal(kind).ok().map(|s| (name, s)))
+            .collect();
             Signals { listeners }
         }
         #[cfg(not(unix))]
         Signals {}
     }
 
-    /// Resolves when either signal arrives (or arrived since `install`).
-    pub async fn wait(&mut self) {
+    /// Resolves when a signal arrives (or arrived since `install`), with its name.
+    pub async fn wait(&mut self) -> &'static str {
         #[cfg(unix)]
         {
             if self.listeners.is_empty() {
                 return std::future::pending().await;
             }
-            let waits = self.listeners.iter_mut().map(|l| Box::pin(l.recv()));
-            let _ = futures_util::future::select_all(waits).await;
+            let waits = self
+                .listeners
+                .iter_mut()
+                .map(|(name, l)| Box::pin(async move { l.recv().await.map(|_| *name) }));
+            let (got, _, _) = futures_util::future::select_all(waits).await;
+            got.unwrap_or("a signal")
         }
         #[cfg(not(unix))]
         {
             let _ = tokio::signal::ctrl_c().await;
+            "Ctrl-C"
         }
     }
 }
 
-/// After the first SIGINT/SIGTERM, gives the shutdown `grace` to finish, then exits with 0
+/// After the first shutdown signal, gives the shutdown `grace` to finish, then exits with 0
 /// anyway: the runner may be stuck writing to a stdout nobody reads (its thread blocked in the
 /// write), and a supervisor's stop must not hang on it. Runs on the runtime's worker threads.
 pub fn exit_if_shutdown_stalls(grace: std::time::Duration) {
