@@ -729,3 +729,32 @@ fn listen_serves_health_readiness_status_and_metrics() {
     host.signal("TERM");
     assert_eq!(host.code(), 0);
 }
+
+#[test]
+fn the_demo_serves_status_and_metrics_too() {
+    let mut host = Host::start(&["--demo", "--listen", "127.0.0.1:0"]);
+    let addr = listen_addr(&host);
+    assert!(poll_until_blocking(Duration::from_secs(60), || host
+        .stdout()
+        .contains(r#"{"op":"ready"}"#)));
+    let (code, body) = get(&addr, "/status");
+    assert_eq!(code, 200, "{body}");
+    let status: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    assert!(
+        status["environments"]
+            .as_array()
+            .is_some_and(|envs| !envs.is_empty()),
+        "{body}"
+    );
+    let (code, body) = get(&addr, "/metrics");
+    assert_eq!(code, 200);
+    let lines = body.lines().map(|l| Ok(l.to_owned()));
+    let scrape = prometheus_parse::Scrape::parse(lines).expect("a valid Prometheus text format");
+    assert!(
+        scrape
+            .samples
+            .iter()
+            .any(|s| s.metric == "autoconfig_environments")
+    );
+    assert_eq!(host.code(), 0, "the story ends");
+}
