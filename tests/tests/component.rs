@@ -371,11 +371,7 @@ fn compiled_cache_round_trips_and_survives_corruption() {
             repaired_hash.bytes, good_hash.bytes,
             "{what}: the hash was not rewritten"
         );
-        #[cfg(unix)]
-        assert_ne!(
-            repaired_entry.inode, good_entry.inode,
-            "{what}: the entry was not rewritten"
-        );
+        // (Not compared by inode: a freed inode number is reused at once on some filesystems.)
         // Valid again: the next load reuses both files.
         cache_loaded_runtime_works(&load());
         assert!(
