@@ -113,7 +113,19 @@ fn sigterm_while_compiling_is_a_clean_exit() {
     let mut c = Host::command(BIN, &["--demo", "--cache-dir", "none"]);
     c.env("AUTOCONFIG_CACHE_DIR", "none");
     let mut host = Host::spawn(c, None);
-    std::thread::sleep(Duration::from_millis(50));
+    // As soon as the handler is installed (it is, before the component is compiled): SIGTERM's
+    // bit in the caught-signals mask of /proc/PID/status. No sleep, no race.
+    let status = format!("/proc/{}/status", host.pid());
+    let caught = poll_until_blocking(Duration::from_secs(30), || {
+        std::fs::read_to_string(&status)
+            .ok()
+            .and_then(|s| {
+                let mask = s.lines().find_map(|l| l.strip_prefix("SigCgt:"))?;
+                u64::from_str_radix(mask.trim(), 16).ok()
+            })
+            .is_some_and(|mask| mask & (1 << (15 - 1)) != 0)
+    });
+    assert!(caught, "the SIGTERM handler was installed");
     host.signal("TERM");
     assert_eq!(host.code(), 0, "stderr: {}", host.stderr());
 }
