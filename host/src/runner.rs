@@ -191,6 +191,7 @@ pub async fn run_observed<H: Handler>(
     let now = now_ms();
     let mut step = driver.start(&options, now)?.map_err(RunError::Options)?;
     let mut connection: Option<Connection> = None;
+    let mut at_connect: Option<EventCounters> = None;
     let mut requests = observer.requests.take();
     tokio::pin!(shutdown);
     loop {
@@ -256,6 +257,7 @@ pub async fn run_observed<H: Handler>(
                 let connected = !s.disconnect && s.connect.is_none() && s.stop.is_none();
                 if connected {
                     connection = Some(Connection::Body(Box::pin(response.bytes_stream())));
+                    at_connect = observed_counters(driver, &observer);
                 }
                 observer.note(|t| {
                     t.response(status);
@@ -272,12 +274,11 @@ pub async fn run_observed<H: Handler>(
                 s
             }
             Io::Chunk(bytes) => {
-                let before = observed_counters(driver, &observer);
                 let started = std::time::Instant::now();
                 let s = driver.on_body(&bytes, now)?;
                 observer.note(|t| t.processed(started.elapsed()));
                 if s.disconnect && observer.telemetry.is_some() {
-                    let cause = disconnect_cause(before, driver.counters().ok());
+                    let cause = disconnect_cause(at_connect, driver.counters().ok());
                     observer.note(|t| t.failure(cause, now));
                 }
                 s
@@ -334,8 +335,10 @@ fn view<H: Handler>(driver: &mut Driver<H>) -> View {
     }
 }
 
-/// The event counters before a chunk, when someone is watching (to tell why a chunk ended the
-/// connection).
+/// The event counters when the stream opened, if someone is watching: a chunk that ends the
+/// connection is then told apart (malformed data or a server `reconnect`) by comparing with them
+/// once, rather than asking the component before every chunk. Any earlier malformed event or
+/// `reconnect` would already have ended this connection.
 fn observed_counters<H: Handler>(
     driver: &mut Driver<H>,
     observer: &Observer,
@@ -344,7 +347,8 @@ fn observed_counters<H: Handler>(
     driver.counters().ok()
 }
 
-/// Why a chunk of the body ended the connection: a malformed event or a server `reconnect`.
+/// Why a chunk of the body ended the connection: a malformed event or a server `reconnect` since
+/// the stream opened.
 fn disconnect_cause(before: Option<EventCounters>, after: Option<EventCounters>) -> FailureCause {
     match (before, after) {
         (Some(b), Some(a)) if a.malformed_events > b.malformed_events => {

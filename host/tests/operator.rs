@@ -651,17 +651,7 @@ fn listen_serves_health_readiness_status_and_metrics() {
     let mut c = Host::command(BIN, &["--stream-uri", &uri, "--listen", "127.0.0.1:0"]);
     c.env("AUTO_CONFIG_KEY", SECRET_KEY);
     let mut host = Host::spawn(c, None);
-    let mut addr = String::new();
-    assert!(poll_until_blocking(Duration::from_secs(60), || {
-        let stderr = host.stderr();
-        match stderr.split_once("on http://") {
-            Some((_, rest)) => {
-                addr = rest.split_whitespace().next().unwrap_or("").to_owned();
-                true
-            }
-            None => false,
-        }
-    }));
+    let addr = listen_addr(&host);
     assert_eq!(get(&addr, "/healthz"), (200, "ok\n".to_owned()));
     if !host.stdout().contains("ready") {
         assert_eq!(get(&addr, "/readyz").0, 503);
