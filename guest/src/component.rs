@@ -5,9 +5,10 @@ use alloc::string::String;
 use core::cell::RefCell;
 use core::fmt::{self, Write};
 
+use crate::batch::Callbacks;
 use crate::{
-    Client, Directive, EnvironmentParams, ExpiringKey, Handler, Level, RestartReason, Settings,
-    Step, StopReason, StreamOptions,
+    Batch, Client, Directive, EnvironmentParams, ExpiringKey, Handler, Level, RestartReason,
+    Settings, Step, StopReason, StreamOptions,
 };
 
 wit_bindgen::generate!({
@@ -16,6 +17,7 @@ wit_bindgen::generate!({
     generate_all,
 });
 
+use exports::relay::autoconfig::batch::Guest as BatchGuest;
 use exports::relay::autoconfig::client::Guest as ClientGuest;
 use exports::relay::autoconfig::state::Guest as StateGuest;
 use exports::relay::autoconfig::stream_client::Guest as StreamGuest;
@@ -93,6 +95,22 @@ static STATE: State = State(RefCell::new(None));
 fn with_client<T>(f: impl FnOnce(&mut Client) -> T) -> T {
     let mut slot = STATE.0.borrow_mut();
     f(slot.get_or_insert_with(Client::new))
+}
+
+/// The instance's batch buffer (the WIT `batch` interface).
+struct Lines(RefCell<Batch>);
+
+// SAFETY: as for `State`.
+unsafe impl Sync for Lines {}
+
+static LINES: Lines = Lines(RefCell::new(Batch::new()));
+
+/// Runs `f` with the client and the handler of this call: the imports, or the batch buffer
+/// when batching is on.
+fn with_handler<T>(f: impl FnOnce(&mut Client, &mut Callbacks<'_, Imports>) -> T) -> T {
+    let mut batch = LINES.0.borrow_mut();
+    let mut callbacks = batch.callbacks(Imports);
+    with_client(|c| f(c, &mut callbacks))
 }
 
 /// Forwards the machine's callbacks to the imported `handler` and `wasi:logging`.
@@ -173,7 +191,7 @@ impl ClientGuest for Component {
         let Directive {
             restart,
             next_deadline,
-        } = with_client(|m| m.on_event(&name, &data, now, &mut Imports));
+        } = with_handler(|m, h| m.on_event(&name, &data, now, h));
         types::Directive {
             restart: restart.map(|r| match r {
                 RestartReason::ReconnectRequested => types::RestartReason::ReconnectRequested,
@@ -184,7 +202,7 @@ impl ClientGuest for Component {
     }
 
     fn tick(now: u64) -> Option<u64> {
-        with_client(|m| m.tick(now, &mut Imports))
+        with_handler(|m, h| m.tick(now, h))
     }
 
     fn counters() -> types::EventCounters {
@@ -227,7 +245,7 @@ impl StreamGuest for Component {
             last_event_id: options.last_event_id,
             prior_failures: options.prior_failures,
         };
-        with_client(|c| c.start(&options, now, &mut Imports)).map(to_wit_step)
+        with_handler(|c, h| c.start(&options, now, h)).map(to_wit_step)
     }
 
     fn on_response(
@@ -236,29 +254,21 @@ impl StreamGuest for Component {
         location: Option<String>,
         now: u64,
     ) -> types::Step {
-        to_wit_step(with_client(|c| {
-            c.on_response(
-                status,
-                content_type.as_deref(),
-                location.as_deref(),
-                now,
-                &mut Imports,
-            )
+        to_wit_step(with_handler(|c, h| {
+            c.on_response(status, content_type.as_deref(), location.as_deref(), now, h)
         }))
     }
 
     fn on_body(chunk: alloc::vec::Vec<u8>, now: u64) -> types::Step {
-        to_wit_step(with_client(|c| c.on_body(&chunk, now, &mut Imports)))
+        to_wit_step(with_handler(|c, h| c.on_body(&chunk, now, h)))
     }
 
     fn on_closed(error: Option<String>, now: u64) -> types::Step {
-        to_wit_step(with_client(|c| {
-            c.on_closed(error.as_deref(), now, &mut Imports)
-        }))
+        to_wit_step(with_handler(|c, h| c.on_closed(error.as_deref(), now, h)))
     }
 
     fn on_timeout(now: u64) -> types::Step {
-        to_wit_step(with_client(|c| c.on_timeout(now, &mut Imports)))
+        to_wit_step(with_handler(|c, h| c.on_timeout(now, h)))
     }
 }
 
@@ -268,7 +278,7 @@ impl StateGuest for Component {
     }
 
     fn restore(snapshot: alloc::vec::Vec<u8>, announce: bool) -> Result<types::Restored, String> {
-        with_client(|c| c.restore(&snapshot, announce, &mut Imports))
+        with_handler(|c, h| c.restore(&snapshot, announce, h))
             .map(|r| types::Restored {
                 environments: r.environments,
                 tombstones: r.tombstones,
@@ -277,6 +287,16 @@ impl StateGuest for Component {
                 last_event_id: r.last_event_id,
             })
             .map_err(|e| alloc::format!("{e}"))
+    }
+}
+
+impl BatchGuest for Component {
+    fn set_enabled(enabled: bool) {
+        LINES.0.borrow_mut().set_enabled(enabled);
+    }
+
+    fn take() -> String {
+        LINES.0.borrow_mut().take()
     }
 }
 

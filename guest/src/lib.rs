@@ -18,6 +18,7 @@
 
 extern crate alloc;
 
+pub mod batch;
 pub mod client;
 pub mod env;
 /// Fuzz target bodies shared by `fuzz/` (cargo-fuzz) and `tests/fuzz_stable.rs`; native builds only.
@@ -25,6 +26,7 @@ pub mod env;
 pub mod fuzzing;
 pub mod handler;
 pub mod machine;
+pub mod memcmp;
 pub mod stream;
 pub mod timers;
 pub mod timestamp;
@@ -35,6 +37,7 @@ mod component;
 
 pub use relay_autoconfig_types::{debug_with_masked_keys, mask, snapshot};
 
+pub use batch::Batch;
 pub use client::{Client, Restored};
 pub use env::{Environment, EnvironmentParams, ExpiringKey};
 pub use handler::{Handler, Level};

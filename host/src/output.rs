@@ -6,53 +6,8 @@
 
 use std::io::Write;
 
-use serde::{Deserialize, Serialize};
-
 use autoconfig_runtime::{EnvironmentParams, Handler};
-
-/// One handler callback as a JSON object.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "kebab-case", deny_unknown_fields)]
-pub enum CallLine {
-    /// `{"op":"add","env":ENV}`.
-    Add {
-        /// The environment.
-        env: EnvironmentParams,
-    },
-    /// `{"op":"update","env":ENV}`.
-    Update {
-        /// The environment.
-        env: EnvironmentParams,
-    },
-    /// `{"op":"delete","envId":"..."}`.
-    Delete {
-        /// The environment ID.
-        #[serde(rename = "envId")]
-        env_id: String,
-    },
-    /// `{"op":"ready"}`: received-all-environments.
-    Ready,
-    /// `{"op":"reset"}`: the client lost its state; reconcile at the next `ready`.
-    Reset,
-    /// `{"op":"key-expired","envId":"...","oldKey":"..."}`.
-    KeyExpired {
-        /// The environment ID.
-        #[serde(rename = "envId")]
-        env_id: String,
-        /// The key that expired.
-        #[serde(rename = "oldKey")]
-        old_key: String,
-    },
-}
-
-impl CallLine {
-    /// The line as compact JSON (no trailing newline).
-    pub fn to_json(&self) -> String {
-        // Serialising these plain structs cannot fail.
-        serde_json::to_string(self)
-            .unwrap_or_else(|e| format!(r#"{{"op":"error","message":"{e}"}}"#))
-    }
-}
+pub use relay_autoconfig_types::CallLine;
 
 /// A [`Handler`] that writes each callback as one JSON line and flushes it at once; component
 /// logs go to `tracing`.

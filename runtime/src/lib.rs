@@ -28,8 +28,8 @@ pub use handler::Handler;
 pub use mirror::Served;
 pub use relay_autoconfig_types::stream::{Request, Step, StopReason, StreamOptions};
 pub use relay_autoconfig_types::{
-    DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_STATE_BYTES, DEFAULT_MAX_TOMBSTONES, EnvironmentParams,
-    ExpiringKey, mask,
+    CallLine, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_STATE_BYTES, DEFAULT_MAX_TOMBSTONES,
+    EnvironmentParams, ExpiringKey, mask,
 };
 pub use runtime::{COMPONENT, COMPONENT_PATH, COMPONENT_SHA256, Limits, Runtime};
 

@@ -432,10 +432,15 @@ fn write_temp(dir: &Path, target: &Path, bytes: &[u8]) -> std::io::Result<PathBu
     Ok(temp)
 }
 
-/// The engine configuration: fuel metering, so that no call can run forever.
+/// The engine configuration: fuel metering, so that no call can run forever. With the
+/// environment variable `AUTOCONFIG_PERFMAP` set, wasmtime also writes `/tmp/perf-PID.map`, so
+/// that `perf report` names the component's functions (a profiling aid; see docs/benchmarks.md).
 fn engine_config() -> Config {
     let mut config = Config::new();
     config.consume_fuel(true);
+    if std::env::var_os("AUTOCONFIG_PERFMAP").is_some() {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     config
 }
 

@@ -119,10 +119,13 @@ pub fn level_name(level: Level) -> &'static str {
     }
 }
 
-/// Runs a scenario on a fresh instance of the real component; returns every mismatch.
-pub fn run(scenario: &Scenario) -> Result<(), String> {
+/// Runs a scenario on a fresh instance of the real component; returns every mismatch. With
+/// `batched`, the callbacks come back through the WIT `batch` interface (as JSON lines) instead
+/// of one call each: the expected callbacks are the same.
+pub fn run(scenario: &Scenario, batched: bool) -> Result<(), String> {
     let recorder = Recorder::default();
     let mut driver = Driver::new(runtime(), recorder.clone()).map_err(|e| report(&e))?;
+    driver.set_batched(batched).map_err(|e| report(&e))?;
     if let Some(s) = &scenario.settings {
         driver
             .configure(Settings {

@@ -209,15 +209,16 @@ fn parse_level(name: &str) -> Result<Level, String> {
 
 /// Runs a case on a fresh instance of the real component. Returns every mismatch, and the
 /// actual outputs of every step (for writing new cases).
-pub fn run(case: &Case) -> (Result<(), String>, Vec<Value>) {
+pub fn run(case: &Case, batched: bool) -> (Result<(), String>, Vec<Value>) {
     let mut actual = Vec::new();
-    let outcome = run_into(case, &mut actual);
+    let outcome = run_into(case, batched, &mut actual);
     (outcome, actual)
 }
 
-fn run_into(case: &Case, actual: &mut Vec<Value>) -> Result<(), String> {
+fn run_into(case: &Case, batched: bool, actual: &mut Vec<Value>) -> Result<(), String> {
     let recorder = Recorder::default();
     let mut driver = Driver::new(runtime(), recorder.clone()).map_err(|e| report(&e))?;
+    driver.set_batched(batched).map_err(|e| report(&e))?;
     let mut settings = Settings::default();
     if let Some(s) = &case.settings {
         if let Some(max) = s.max_message_bytes {

@@ -4,6 +4,17 @@ use autoconfig_component_tests::scenario::{corpus_files, load, run};
 
 #[test]
 fn every_scenario_passes() {
+    every_scenario_passes_with(false);
+}
+
+/// The batched form of the callbacks (the WIT `batch` interface) gives exactly the callbacks the
+/// per-callback form gives: the same corpus, the same expectations.
+#[test]
+fn every_scenario_passes_batched() {
+    every_scenario_passes_with(true);
+}
+
+fn every_scenario_passes_with(batched: bool) {
     let files = corpus_files();
     assert!(
         files.len() >= 60,
@@ -12,7 +23,7 @@ fn every_scenario_passes() {
     );
     let mut failures = Vec::new();
     for file in &files {
-        let outcome = load(file).and_then(|s| run(&s));
+        let outcome = load(file).and_then(|s| run(&s, batched));
         if let Err(e) = outcome {
             failures.push(format!("{}:\n{e}", file.display()));
         }

@@ -9,13 +9,25 @@ use autoconfig_component_tests::streams::{corpus_files, load, run};
 
 #[test]
 fn every_stream_case_passes() {
+    every_stream_case_passes_with(false);
+}
+
+/// The same cases with the callbacks batched (the WIT `batch` interface): the same expectations.
+#[test]
+fn every_stream_case_passes_batched() {
+    every_stream_case_passes_with(true);
+}
+
+fn every_stream_case_passes_with(batched: bool) {
     let files = corpus_files();
     assert!(
         files.len() >= 20,
         "the stream corpus lost files: only {} found",
         files.len()
     );
-    let actual_dir = std::env::var_os("STREAMS_ACTUAL").map(std::path::PathBuf::from);
+    let actual_dir = std::env::var_os("STREAMS_ACTUAL")
+        .filter(|_| !batched)
+        .map(std::path::PathBuf::from);
     let mut failures = Vec::new();
     for file in &files {
         let case = match load(file) {
@@ -25,7 +37,7 @@ fn every_stream_case_passes() {
                 continue;
             }
         };
-        let (outcome, actual) = run(&case);
+        let (outcome, actual) = run(&case, batched);
         if let (Some(dir), Some(name)) = (&actual_dir, file.file_name()) {
             let text = serde_json::to_string_pretty(&actual).unwrap_or_default();
             if let Err(e) = std::fs::write(dir.join(name), text) {

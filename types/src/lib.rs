@@ -4,6 +4,8 @@
 //!   builds it, a wasmtime host lifts it straight from the component (feature `wasmtime`), and
 //!   its serde form (camelCase of the WIT names) is the `env` of `autoconfig-host`'s JSON lines,
 //!   the same shape jco gives JavaScript.
+//! - [`CallLine`]: one handler callback as a line of JSON (the sidecar's stdout, the component's
+//!   `batch` interface, the scenario corpus).
 //! - [`stream`]: the records of the WIT `stream-client` (options, step, request).
 //! - [`snapshot`]: the byte format of `state.snapshot` / `state.restore`.
 //! - [`mask`]: keys shown by their last 4 characters only, names made safe to log.
@@ -14,11 +16,13 @@
 
 extern crate alloc;
 
+mod lines;
 pub mod mask;
 mod params;
 pub mod snapshot;
 pub mod stream;
 
+pub use lines::CallLine;
 pub use params::{EnvironmentParams, ExpiringKey};
 
 /// The default of the WIT `settings.max-message-bytes`: 16 MiB.

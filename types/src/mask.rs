@@ -135,30 +135,36 @@ struct Capped<'a> {
 
 impl Write for Capped<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        for c in s.chars() {
-            let escaped = needs_escape(c) || (self.quote && (c == '"' || c == '\\'));
-            let width = if needs_escape(c) {
+        // Plain characters pass on in runs, one `write_str` per run: formatting a log line is
+        // on the path of every environment of a `put`.
+        let mut run = 0;
+        for (i, c) in s.char_indices() {
+            let control = needs_escape(c);
+            let escaped = control || (self.quote && (c == '"' || c == '\\'));
+            let width = if control {
                 c.escape_default().len()
             } else if escaped {
                 2
             } else {
                 1
             };
+            if width > self.left || escaped {
+                self.out.write_str(&s[run..i])?;
+                run = i + c.len_utf8();
+            }
             if width > self.left {
                 self.cut = true;
                 return Err(fmt::Error);
             }
             self.left -= width;
-            if needs_escape(c) {
+            if control {
                 write!(self.out, "{}", c.escape_default())?;
-            } else {
-                if escaped {
-                    self.out.write_char('\\')?;
-                }
+            } else if escaped {
+                self.out.write_char('\\')?;
                 self.out.write_char(c)?;
             }
         }
-        Ok(())
+        self.out.write_str(&s[run..])
     }
 }
 
