@@ -257,10 +257,29 @@ fn go_scan(json: &str) -> Result<Cow<'_, str>, serde_json::Error> {
 }
 
 /// The index just after the closing quote of the string whose content starts at `start` (the end
-/// of the text if it is unterminated); a backslash escapes the byte after it.
+/// of the text if it is unterminated); a backslash escapes the byte after it. Skips 8 bytes at a
+/// time while they hold neither `"` nor `\\`: most of a `put` is inside strings, and this scan
+/// sees every byte of it.
 fn string_end(bytes: &[u8], start: usize) -> usize {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    const QUOTES: u64 = u64::from_ne_bytes([b'"'; 8]);
+    const BACKSLASHES: u64 = u64::from_ne_bytes([b'\\'; 8]);
+    /// Whether some byte of `w` is zero.
+    fn has_zero(w: u64) -> bool {
+        w.wrapping_sub(ONES) & !w & HIGHS != 0
+    }
     let mut i = start;
     while i < bytes.len() {
+        if let Some(chunk) = bytes.get(i..i + 8) {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            let w = u64::from_ne_bytes(word);
+            if !has_zero(w ^ QUOTES) && !has_zero(w ^ BACKSLASHES) {
+                i += 8;
+                continue;
+            }
+        }
         match bytes[i] {
             b'"' => return i + 1,
             b'\\' => i += 2,
@@ -693,6 +712,53 @@ mod tests {
 
     fn env(json: &str) -> Result<WireEnv, DecodeError> {
         decode::<PatchData>(&alloc::format!(r#"{{"data":{json}}}"#)).map(|p| p.data)
+    }
+
+    /// The byte-at-a-time scan [`string_end`] must agree with.
+    fn string_end_bytewise(bytes: &[u8], start: usize) -> usize {
+        let mut i = start;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'"' => return i + 1,
+                b'\\' => i += 2,
+                _ => i += 1,
+            }
+        }
+        bytes.len()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn string_end_agrees_with_the_bytewise_scan(
+            bytes in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::strategy::Just(b'"'),
+                    proptest::strategy::Just(b'\\'),
+                    proptest::strategy::Just(b'a'),
+                    proptest::strategy::Just(0u8),
+                    proptest::prelude::any::<u8>(),
+                ],
+                0..80,
+            ),
+            start in 0usize..80,
+        ) {
+            let start = start.min(bytes.len());
+            proptest::prop_assert_eq!(string_end(&bytes, start), string_end_bytewise(&bytes, start));
+        }
+    }
+
+    #[test]
+    fn string_end_finds_quotes_and_escapes_at_every_offset() {
+        for len in 0..24 {
+            for at in 0..len {
+                let mut text = alloc::vec![b'x'; len];
+                text[at] = b'"';
+                assert_eq!(string_end(&text, 0), at + 1);
+                text[at] = b'\\';
+                assert_eq!(string_end(&text, 0), len.max(at + 2).min(len));
+                assert_eq!(string_end(&text, 0), string_end_bytewise(&text, 0));
+            }
+        }
     }
 
     #[test]

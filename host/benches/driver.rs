@@ -1,5 +1,6 @@
 //! The component under wasmtime: a full put of 1,000 and 10,000 environments through WIT into a
-//! fresh instance (instantiation included), and the same put again into a warm instance; then
+//! fresh instance (instantiation included), also with the callbacks batched (the WIT `batch`
+//! interface, parsed back by the driver), and the same put again into a warm instance; then
 //! the cost of keeping trap recovery possible (the driver's copy of what the proxy was told):
 //! the 10,000-environment put and 10,000 patches, with recovery on and off, side by side.
 
@@ -51,6 +52,18 @@ fn bench(c: &mut Criterion) {
             |b, data| {
                 b.iter(|| {
                     let mut d = Driver::new(&runtime, Count::default()).expect("instantiate");
+                    d.on_event("put", black_box(data), NOW).expect("no trap");
+                    d.handler().0
+                })
+            },
+        );
+        group.bench_with_input(
+            BenchmarkId::new("into fresh instance, batched", n),
+            &data,
+            |b, data| {
+                b.iter(|| {
+                    let mut d = Driver::new(&runtime, Count::default()).expect("instantiate");
+                    d.set_batched(true).expect("batching");
                     d.on_event("put", black_box(data), NOW).expect("no trap");
                     d.handler().0
                 })

@@ -135,8 +135,17 @@ struct Capped<'a> {
 
 impl Write for Capped<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        // Plain characters pass on in runs, one `write_str` per run: formatting a log line is
-        // on the path of every environment of a `put`.
+        // Formatting a log line is on the path of every environment of a `put`. The common case
+        // first: printable ASCII that fits, with nothing to escape, goes on in one piece.
+        let quote = self.quote;
+        if s.len() <= self.left
+            && s.bytes()
+                .all(|b| matches!(b, 0x20..=0x7e) && !(quote && (b == b'"' || b == b'\\')))
+        {
+            self.left -= s.len();
+            return self.out.write_str(s);
+        }
+        // Otherwise plain characters pass on in runs, one `write_str` per run.
         let mut run = 0;
         for (i, c) in s.char_indices() {
             let control = needs_escape(c);
@@ -253,8 +262,56 @@ fn quoted_tail(run: &str) -> (&str, Option<&str>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::borrow::ToOwned;
     use alloc::format;
     use alloc::string::String;
+
+    /// The character-at-a-time escaping and cutting that [`Capped`] must reproduce.
+    fn reference(text: &str, max: usize, quote: bool) -> String {
+        let mut out = String::new();
+        let mut left = max;
+        for c in text.chars() {
+            let escaped = needs_escape(c) || (quote && (c == '"' || c == '\\'));
+            let shown = if needs_escape(c) {
+                format!("{}", c.escape_default())
+            } else if escaped {
+                format!("\\{c}")
+            } else {
+                format!("{c}")
+            };
+            let width = shown.chars().count();
+            if width > left {
+                out.push('…');
+                return out;
+            }
+            left -= width;
+            out.push_str(&shown);
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn safe_and_quoted_match_the_reference(
+            parts in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::strategy::Just("plain ascii".to_owned()),
+                    proptest::strategy::Just("\"q\\".to_owned()),
+                    proptest::strategy::Just("\n\u{1b}\u{202e}\u{2028}é🦀".to_owned()),
+                    "[ -~]{0,40}",
+                    proptest::prelude::any::<String>(),
+                ],
+                0..12,
+            ),
+        ) {
+            let text: String = parts.concat();
+            proptest::prop_assert_eq!(format!("{}", Safe(&text)), reference(&text, MAX_LOGGED_CHARS, false));
+            proptest::prop_assert_eq!(
+                format!("{}", Quoted(&text)),
+                format!("\"{}\"", reference(&text, MAX_LOGGED_CHARS, true))
+            );
+        }
+    }
 
     #[test]
     fn last4_keeps_only_the_tail() {

@@ -183,6 +183,15 @@ impl ExpiryPlan {
     };
 }
 
+/// Where an environment to add or update comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Via {
+    /// A `put`, whose size was checked as a whole.
+    Put,
+    /// A `patch`, checked against the state limit on its own.
+    Patch,
+}
+
 /// Logs malformed data; the stream restarts.
 fn malformed(event: &str, error: &dyn fmt::Display, h: &mut impl Log) -> Option<RestartReason> {
     log::malformed(h, event, error);
@@ -203,15 +212,25 @@ impl Machine {
             log::ignored_unknown_path(h, "put", &message.path);
             return None;
         }
-        // An upper bound of the state after the put: each entry it names ends up either as sent
-        // or as stored (an older version is ignored, a tombstone kept); the rest is forgotten.
-        let needed: u64 = incoming
-            .iter()
-            .map(|(id, env)| {
-                let sent = SLOT_OVERHEAD + (id.len() + env.strings_len_without_id()) as u64;
-                sent.max(self.stored_cost(id))
-            })
-            .sum();
+        // One ordered walk over both maps (both are sorted by ID) instead of a lookup per ID:
+        // an upper bound of the state after the put (each entry it names ends up either as sent
+        // or as stored: an older version is ignored, a tombstone kept; the rest is forgotten),
+        // and the IDs the put no longer mentions, ascending.
+        let mut needed = 0u64;
+        let mut forgotten: Vec<String> = Vec::new();
+        let mut stored = self.slots.iter().peekable();
+        for (id, env) in &incoming {
+            let id: &str = id;
+            while let Some(slot) = stored.next_if(|s| s.id() < id) {
+                forgotten.push(String::from(slot.id()));
+            }
+            let stored_cost = stored
+                .next_if(|s| s.id() == id)
+                .map_or(0, |slot| Self::cost(id.len(), slot));
+            let sent = SLOT_OVERHEAD + (id.len() + env.strings_len_without_id()) as u64;
+            needed = needed.saturating_add(sent.max(stored_cost));
+        }
+        forgotten.extend(stored.map(|slot| String::from(slot.id())));
         if needed > self.settings.max_state_bytes {
             let reason = alloc::format!(
                 "its {} environments would take about {needed} bytes, over the state limit of {}",
@@ -221,24 +240,12 @@ impl Machine {
             return malformed("put", &reason, h);
         }
         log::received_configuration(h, incoming.len());
-        // Both maps are sorted: the IDs the put no longer mentions, ascending.
-        let forgotten: Vec<String> = self
-            .slots
-            .iter()
-            .map(Slot::id)
-            .filter(|id| !incoming.contains_key(*id))
-            .map(String::from)
-            .collect();
         for (key, env) in incoming {
             if env.env_id() != &*key {
                 log::env_id_mismatch(h, env.env_id(), &key);
                 continue;
             }
-            if matches!(self.slots.get(&*key), Some(Slot::Live { env: known, .. }) if *known == env)
-            {
-                continue;
-            }
-            self.upsert(env, now, false, h);
+            self.upsert(env, now, Via::Put, h);
         }
         for id in forgotten {
             if self.remove_live(&id, h) {
@@ -274,7 +281,7 @@ impl Machine {
             log::env_id_mismatch(h, &rep.env_id, id);
             return None;
         }
-        self.upsert(Box::new(Environment::from(rep)), now, true, h);
+        self.upsert(Box::new(Environment::from(rep)), now, Via::Patch, h);
         None
     }
 
@@ -330,11 +337,19 @@ impl Machine {
     }
 
     /// Rule 4: adds or updates `env` as [`upsert_outcome`] decides, with its expiry (Rule 7).
-    /// With `check_budget`, an environment that would take the state over
+    /// Via a `put`, an environment equal to the stored one is skipped silently (Rule 1). Via a
+    /// `patch`, an environment that would take the state over
     /// [`super::Settings::max_state_bytes`] is refused (a `put` checks its whole size up front).
-    fn upsert(&mut self, env: Box<Environment>, now: u64, check_budget: bool, h: &mut impl Log) {
+    /// One lookup of the ID before the change and one to store it: this runs for every
+    /// environment of a `put`.
+    fn upsert(&mut self, env: Box<Environment>, now: u64, via: Via, h: &mut impl Log) {
         let id = env.env_id();
-        let known = Known::of(self.slots.get(id));
+        let stored = self.slots.get(id);
+        if via == Via::Put && matches!(stored, Some(Slot::Live { env: known, .. }) if *known == env)
+        {
+            return;
+        }
+        let known = Known::of(stored);
         let outcome = upsert_outcome(known, env.version());
         if outcome == UpsertOutcome::IgnoreOutOfOrder {
             match known {
@@ -344,12 +359,18 @@ impl Machine {
             }
             return;
         }
-        if check_budget && self.over_budget(&env) {
+        // The timer pending on the stored version and its key, as `(due, key)`.
+        let old_timer = match stored {
+            Some(Slot::Live { env, timer }) => {
+                Slot::due(env, timer.get()).zip(env.expiring().map(|(key, _)| String::from(key)))
+            }
+            _ => None,
+        };
+        if via == Via::Patch && self.over_budget(&env) {
             let limit = self.settings.max_state_bytes;
             log::refused_over_state_limit(h, id, env.version(), limit);
             return;
         }
-        let old_timer = self.pending_expiry(id);
         let plan = self.plan_expiry(&env, now, old_timer.as_ref(), h);
         self.retime(id, old_timer.map(|(due, _)| due), plan.timer);
         let params = env.params(plan.params);
@@ -364,16 +385,6 @@ impl Machine {
             h.update_environment(params);
         } else {
             h.add_environment(params);
-        }
-    }
-
-    /// The timer pending on the live environment `id` and its key, as `(due, key)`.
-    fn pending_expiry(&self, id: &str) -> Option<(u64, String)> {
-        match self.slots.get(id) {
-            Some(Slot::Live { env, timer }) => {
-                Slot::due(env, timer.get()).zip(env.expiring().map(|(key, _)| String::from(key)))
-            }
-            _ => None,
         }
     }
 
