@@ -113,6 +113,14 @@ fn with_handler<T>(f: impl FnOnce(&mut Client, &mut Callbacks<'_, Imports>) -> T
     with_client(|c| f(c, &mut callbacks))
 }
 
+/// The buffer each log line is formatted into.
+struct LogLine(RefCell<String>);
+
+// SAFETY: as for `State`.
+unsafe impl Sync for LogLine {}
+
+static LOG_LINE: LogLine = LogLine(RefCell::new(String::new()));
+
 /// Forwards the machine's callbacks to the imported `handler` and `wasi:logging`.
 struct Imports;
 
@@ -144,7 +152,10 @@ impl Handler for Imports {
             Level::Warn => logging::Level::Warn,
             Level::Error => logging::Level::Error,
         };
-        let mut text = String::new();
+        // One buffer for every line, kept at its capacity: no allocation or growth per line
+        // (a `put` logs a line per environment).
+        let mut text = LOG_LINE.0.borrow_mut();
+        text.clear();
         let _ = text.write_fmt(message);
         logging::log(level, LOG_CONTEXT, &text);
     }
