@@ -1,22 +1,26 @@
-//! The batched form of the callbacks (the WIT `batch` interface): each callback appended to a
-//! buffer as one line of JSON, [`CallLine`]'s form, instead of a call per callback.
+//! The batched form of the callbacks and logs (the WIT `batch` interface): each callback
+//! appended to a buffer as one line of JSON, [`CallLine`]'s form, and each log line to another as
+//! `LEVEL MESSAGE`, instead of a call into the host for each.
 
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::fmt;
+use core::fmt::{self, Write};
 
 use relay_autoconfig_types::CallLine;
 
 use crate::{EnvironmentParams, Handler, Level};
 
 /// A [`Handler`] that passes every callback to `inner`, or, while `lines` is `Some`, appends it
-/// there as a JSON line instead. Logs always go to `inner`.
+/// there as a JSON line instead; and every log line to `inner`, or, while `logs` is `Some`,
+/// there.
 #[derive(Debug)]
 pub struct Callbacks<'a, H> {
-    /// Where the callbacks go when they are not batched, and where every log line goes.
+    /// Where the callbacks and log lines go when they are not batched.
     pub inner: H,
     /// The batch buffer, when batching is on.
     pub lines: Option<&'a mut Vec<u8>>,
+    /// The log buffer, when logs are batched.
+    pub logs: Option<&'a mut String>,
 }
 
 impl<H: Handler> Handler for Callbacks<'_, H> {
@@ -63,8 +67,30 @@ impl<H: Handler> Handler for Callbacks<'_, H> {
     }
 
     fn log(&mut self, level: Level, message: fmt::Arguments<'_>) {
-        self.inner.log(level, message);
+        match self.logs.as_deref_mut() {
+            Some(out) => write_log_line(out, level, message),
+            None => self.inner.log(level, message),
+        }
     }
+}
+
+/// Appends `LEVEL MESSAGE\n` to `out`, a line break inside the message written as `\n`.
+fn write_log_line(out: &mut String, level: Level, message: fmt::Arguments<'_>) {
+    out.push_str(match level {
+        Level::Debug => "debug ",
+        Level::Info => "info ",
+        Level::Warn => "warn ",
+        Level::Error => "error ",
+    });
+    let start = out.len();
+    let _ = out.write_fmt(message);
+    // Messages escape what they take from outside, so this is rare: keep one line per entry.
+    if out[start..].contains(['\n', '\r']) {
+        let message: String = out[start..].replace('\n', "\\n").replace('\r', "\\r");
+        out.truncate(start);
+        out.push_str(&message);
+    }
+    out.push('\n');
 }
 
 /// The batch buffer of an instance: whether batching is on, and the lines not yet taken.
@@ -72,6 +98,8 @@ impl<H: Handler> Handler for Callbacks<'_, H> {
 pub struct Batch {
     enabled: bool,
     lines: Vec<u8>,
+    logs_enabled: bool,
+    logs: String,
 }
 
 impl Batch {
@@ -80,6 +108,8 @@ impl Batch {
         Batch {
             enabled: false,
             lines: Vec::new(),
+            logs_enabled: false,
+            logs: String::new(),
         }
     }
 
@@ -88,12 +118,23 @@ impl Batch {
         self.enabled = enabled;
     }
 
-    /// The handler for one call: `inner`, batched when batching is on.
+    /// Turns the batching of log lines on or off; lines not yet taken are kept.
+    pub fn set_logs_batched(&mut self, enabled: bool) {
+        self.logs_enabled = enabled;
+    }
+
+    /// The handler for one call: `inner`, with callbacks and logs batched as set.
     pub fn callbacks<H: Handler>(&mut self, inner: H) -> Callbacks<'_, H> {
         Callbacks {
             inner,
             lines: self.enabled.then_some(&mut self.lines),
+            logs: self.logs_enabled.then_some(&mut self.logs),
         }
+    }
+
+    /// The log lines appended since the last take, and an empty log buffer.
+    pub fn take_logs(&mut self) -> String {
+        core::mem::take(&mut self.logs)
     }
 
     /// The lines appended since the last take, and an empty buffer.
@@ -101,5 +142,82 @@ impl Batch {
         let bytes = core::mem::take(&mut self.lines);
         // Every line is serde_json's output, which is UTF-8.
         String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Records what reaches the inner handler.
+    #[derive(Default)]
+    struct Inner {
+        calls: usize,
+        logs: Vec<String>,
+    }
+
+    impl Handler for &mut Inner {
+        fn add_environment(&mut self, _: EnvironmentParams) {
+            self.calls += 1;
+        }
+        fn update_environment(&mut self, _: EnvironmentParams) {
+            self.calls += 1;
+        }
+        fn delete_environment(&mut self, _: &str) {
+            self.calls += 1;
+        }
+        fn received_all_environments(&mut self) {
+            self.calls += 1;
+        }
+        fn key_expired(&mut self, _: &str, _: &str) {
+            self.calls += 1;
+        }
+        fn log(&mut self, _: Level, message: fmt::Arguments<'_>) {
+            self.logs.push(alloc::format!("{message}"));
+        }
+    }
+
+    #[test]
+    fn batched_lines_and_logs_bypass_the_handler_and_keep_their_order() {
+        let mut inner = Inner::default();
+        let mut batch = Batch::new();
+        batch.set_enabled(true);
+        batch.set_logs_batched(true);
+        {
+            let mut h = batch.callbacks(&mut inner);
+            h.log(Level::Info, format_args!("first"));
+            h.delete_environment("e1");
+            h.log(Level::Warn, format_args!("two\nlines\r"));
+            h.key_expired("e2", "old");
+            h.received_all_environments();
+        }
+        assert_eq!((inner.calls, inner.logs.len()), (0, 0));
+        assert_eq!(
+            batch.take(),
+            "{\"op\":\"delete\",\"envId\":\"e1\"}\n\
+             {\"op\":\"key-expired\",\"envId\":\"e2\",\"oldKey\":\"old\"}\n\
+             {\"op\":\"ready\"}\n"
+        );
+        assert_eq!(batch.take_logs(), "info first\nwarn two\\nlines\\r\n");
+        assert_eq!(
+            (batch.take(), batch.take_logs()),
+            (String::new(), String::new())
+        );
+    }
+
+    #[test]
+    fn switching_off_keeps_what_was_not_taken() {
+        let mut inner = Inner::default();
+        let mut batch = Batch::new();
+        batch.set_enabled(true);
+        batch.callbacks(&mut inner).received_all_environments();
+        batch.set_enabled(false);
+        batch.callbacks(&mut inner).received_all_environments();
+        batch
+            .callbacks(&mut inner)
+            .log(Level::Debug, format_args!("direct"));
+        assert_eq!(inner.calls, 1);
+        assert_eq!(inner.logs, ["direct"]);
+        assert_eq!(batch.take(), "{\"op\":\"ready\"}\n");
     }
 }

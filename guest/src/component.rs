@@ -274,6 +274,10 @@ impl StreamGuest for Component {
         to_wit_step(with_handler(|c, h| c.on_body(&chunk, now, h)))
     }
 
+    fn on_body_text(chunk: String, now: u64) -> types::Step {
+        to_wit_step(with_handler(|c, h| c.on_body(chunk.as_bytes(), now, h)))
+    }
+
     fn on_closed(error: Option<String>, now: u64) -> types::Step {
         to_wit_step(with_handler(|c, h| c.on_closed(error.as_deref(), now, h)))
     }
@@ -308,6 +312,14 @@ impl BatchGuest for Component {
 
     fn take() -> String {
         LINES.0.borrow_mut().take()
+    }
+
+    fn set_logs_batched(enabled: bool) {
+        LINES.0.borrow_mut().set_logs_batched(enabled);
+    }
+
+    fn take_logs() -> String {
+        LINES.0.borrow_mut().take_logs()
     }
 }
 

@@ -82,8 +82,8 @@ fn a_trap_mid_put_leaves_the_proxy_view_as_without_it() {
     trap_mid_put(false);
 }
 
-/// Batched (the WIT `batch` interface), a call that traps has told the proxy nothing at all,
-/// and the rest of the story is the same.
+/// Batched (the WIT `batch` interface, callbacks and logs), a call that traps has told the proxy
+/// nothing at all and logged nothing, and the rest of the story is the same.
 #[test]
 fn a_trap_mid_put_batched_tells_nothing_of_that_put() {
     trap_mid_put(true);
@@ -114,6 +114,7 @@ fn trap_mid_put(batched: bool) {
     let mut b = driver();
     run(&mut b, &events[..3]);
     let before = b.handler().calls().len();
+    let logs_before = b.handler().logs().len();
     b.set_limits(Limits {
         fuel_per_call: used * 85 / 100,
         fuel_per_byte: 0,
@@ -127,9 +128,15 @@ fn trap_mid_put(batched: bool) {
     );
     let partial = b.handler().calls().len() - before;
     let full = reference.len() - before;
+    let logged = b.handler().logs().len() - logs_before;
     if batched {
         assert_eq!(partial, 0, "a batch is all or nothing");
+        assert_eq!(
+            logged, 0,
+            "batched log lines of a trapped call are not delivered"
+        );
     } else {
+        assert!(logged > 0, "the trapped call logged as it went");
         assert!(
             partial > 0 && partial < full,
             "the trap came mid-callbacks: {partial} of {full}"
