@@ -1,7 +1,7 @@
 """The Python README's embedding snippets, run by tests/test_snippets.py, examples/run-tests.sh and test-package.sh."""
 import sys
 
-from relay_autoconfig import AutoconfigClient, EnvironmentParams, Runtime, StreamClient, StreamOptions
+from relay_autoconfig import AutoconfigClient, EnvironmentParams, Runtime, StreamClient, StreamOptions, parse_batch
 
 
 class Handler:
@@ -27,3 +27,15 @@ print("GET", step.connect.url)  # open it with step.connect.headers (never follo
 step = stream.on_response(200, "text/event-stream", None, now=1796000000010)
 step = stream.on_body(b"event: put\ndata: " + put.encode() + b"\n\n", now=1796000000020)
 print(step.disconnect, step.connect, step.stop, step.next_deadline)  # call on_timeout(now) then
+
+# Batched: each call's callbacks come as one string of JSON lines (exactly the lines autoconfig-host
+# prints), once per call, before it returns; the handler only gets log. Much faster on a large put.
+def on_batch(text: str) -> None:  # or sys.stdout.write(text) to pass the lines on as they are
+    for call in parse_batch(text):
+        print("batched", call["op"], call.get("env", {}).get("envId", "-"))  # a dict per callback
+
+
+batched = StreamClient(runtime, Handler(), batch=on_batch)
+batched.start(StreamOptions(key="rel-key-0001", stream_uri="http://127.0.0.1:8030"), now=1796000000000)
+batched.on_response(200, "text/event-stream", None, now=1796000000010)
+batched.on_body(b"event: put\ndata: " + put.encode() + b"\n\n", now=1796000000020)

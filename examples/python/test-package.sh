@@ -105,7 +105,7 @@ echo "$out" | sed 's/^/   /'
 
 echo "== embed.py"
 out="$(in_venv embed.py 2>"$tmp/embed.err")" || { cat "$tmp/embed.err" >&2; fail "embed.py failed"; }
-expect embed.py $'add e1 sdk-1\nready\nNone None\nGET http://127.0.0.1:8030/relay_auto_config\nadd e1 sdk-1\nready\nFalse None None 1796000300020' "$out"
+expect embed.py $'add e1 sdk-1\nready\nNone None\nGET http://127.0.0.1:8030/relay_auto_config\nadd e1 sdk-1\nready\nFalse None None 1796000300020\nbatched add e1\nbatched ready -' "$out"
 echo "$out" | sed 's/^/   /'
 
 echo "== Runtime() loads the packaged component"

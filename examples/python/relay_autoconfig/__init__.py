@@ -9,6 +9,7 @@ __version__ = "0.2.0"
 from .component import (
     DEFAULT_MAX_MESSAGE_BYTES,
     AutoconfigClient,
+    BatchSink,
     Directive,
     EnvironmentParams,
     ExpiringKey,
@@ -17,6 +18,7 @@ from .component import (
     InvalidOptions,
     JsonLinesHandler,
     Limits,
+    Logger,
     Request,
     Runtime,
     Step,
@@ -24,11 +26,13 @@ from .component import (
     StreamOptions,
     Trap,
     component_path,
+    parse_batch,
 )
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_BYTES",
     "AutoconfigClient",
+    "BatchSink",
     "Directive",
     "EnvironmentParams",
     "ExpiringKey",
@@ -37,6 +41,7 @@ __all__ = [
     "InvalidOptions",
     "JsonLinesHandler",
     "Limits",
+    "Logger",
     "Request",
     "Runtime",
     "Step",
@@ -45,4 +50,5 @@ __all__ = [
     "Trap",
     "__version__",
     "component_path",
+    "parse_batch",
 ]

@@ -4,7 +4,7 @@ callbacks in their JSON-lines form, restart directive, next deadline, log fragme
 add/update's ``env`` is compared as a JSON value (key order aside) with the JSON form of the
 record the component gave (``env_json``): no list of the record's fields is kept here.
 
-    python -m relay_autoconfig.scenario [DIR]
+    python -m relay_autoconfig.scenario [--batched] [DIR]
 """
 
 from __future__ import annotations
@@ -228,11 +228,27 @@ def record_line(op: str, p: EnvironmentParams) -> str:
 
 class Recorder:
     """A handler that writes each callback down as its comparable line (add/update by
-    ``record_line``, the others as the JSON-lines form prints them), and each log line."""
+    ``record_line``, the others as the JSON-lines form prints them), and each log line. Its
+    ``batch`` is the batch sink of the batched form: each JSON line the component wrote is
+    parsed strictly (duplicate or unknown fields refused) and written down as its comparable
+    line, the same way as an expected call of the corpus."""
 
     def __init__(self) -> None:
         self.calls: list[str] = []
         self.logs: list[tuple[str, str]] = []
+        self.batches = 0
+
+    def batch(self, text: str) -> None:
+        if not text.endswith("\n"):
+            raise ValueError(f"a batch does not end with a newline: {text[-80:]!r}")
+        self.batches += 1
+        for i, line in enumerate(text[:-1].split("\n")):
+            where = f"batch line {i}"
+            try:
+                node = parse(line)
+            except ValueError as e:
+                raise ValueError(f"{where}: {e}: {line[:200]!r}") from None
+            self.calls.append(_expected_line(node, where))
 
     def add_environment(self, p: EnvironmentParams) -> None:
         self.calls.append(record_line("add", p))
@@ -251,6 +267,16 @@ class Recorder:
 
     def log(self, level: str, message: str) -> None:
         self.logs.append((level, message))
+
+
+class _NoCallbacks(Recorder):
+    """The recorder of the batched form: a callback that still arrives as a call is an error."""
+
+    def _called(self, *_args: Any) -> None:
+        raise AssertionError("a handler callback was called in batched mode")
+
+    add_environment = update_environment = delete_environment = _called  # type: ignore[assignment]
+    received_all_environments = key_expired = _called  # type: ignore[assignment]
 
 
 def _expected_line(node: Node, where: str) -> str:
@@ -387,11 +413,13 @@ def load(path: Path) -> Scenario:
         raise ValueError(f"{path}: {e}") from e
 
 
-def run(runtime: Runtime, scenario: Scenario) -> list[str]:
+def run(runtime: Runtime, scenario: Scenario, batched: bool = False) -> list[str]:
     """Runs a scenario on a fresh instance; returns every mismatch (empty: passed). Raises on a
-    malformed step or a trap, as the Rust runner fails."""
-    rec = Recorder()
-    client = AutoconfigClient(runtime, rec)
+    malformed step or a trap, as the Rust runner fails. ``batched``: through the batched form
+    (``AutoconfigClient(batch=...)``), the callbacks read from its JSON lines; a per-callback
+    call would then be an error (``_NoCallbacks``)."""
+    rec = _NoCallbacks() if batched else Recorder()
+    client = AutoconfigClient(runtime, rec, batch=rec.batch if batched else None)
     if scenario.max_message_bytes is not None:
         client.configure(scenario.max_message_bytes)
     errors: list[str] = []
@@ -428,6 +456,8 @@ def run(runtime: Runtime, scenario: Scenario) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
+    batched = "--batched" in argv
+    argv = [a for a in argv if a != "--batched"]
     directory = Path(argv[0]) if argv else CORPUS_DIR
     files = corpus_files(directory)
     if not files:
@@ -437,7 +467,7 @@ def main(argv: list[str]) -> int:
     failed = 0
     for path in files:
         try:
-            errors = run(runtime, load(path))
+            errors = run(runtime, load(path), batched)
         except ValueError as e:
             errors = [str(e)]
         if errors:

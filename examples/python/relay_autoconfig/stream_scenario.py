@@ -3,7 +3,7 @@ export: the Python counterpart of the Rust runner, with the same file format (se
 tests/streams/README.md) and the same checks (exact callbacks in their JSON-lines form,
 disconnect, the request to open, stop, next deadline, last event id, start errors, log fragments).
 
-    python -m relay_autoconfig.stream_scenario [DIR]
+    python -m relay_autoconfig.stream_scenario [--batched] [DIR]
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from .component import (
     StreamClient,
     StreamOptions,
 )
-from .scenario import Node, Recorder, _absent, _expected_line, _fields, _int, _string, _u64, parse
+from .scenario import Node, Recorder, _absent, _expected_line, _fields, _int, _NoCallbacks, _string, _u64, parse
 
 #: <repo>/tests/streams
 CORPUS_DIR = Path(__file__).resolve().parents[3] / "tests" / "streams"
@@ -306,11 +306,12 @@ def _call(client: StreamClient, action: Action) -> Step:
     return client.on_timeout(action.now)
 
 
-def run(runtime: Runtime, case: StreamCase) -> list[str]:
+def run(runtime: Runtime, case: StreamCase, batched: bool = False) -> list[str]:
     """Runs a case on a fresh instance; returns every mismatch (empty: passed). Raises
-    ``ValueError`` on a trap, as the Rust runner fails."""
-    rec = Recorder()
-    client = StreamClient(runtime, rec, log_level=case.log_level)
+    ``ValueError`` on a trap, as the Rust runner fails. ``batched``: through the batched form
+    (``StreamClient(batch=...)``), the callbacks read from its JSON lines."""
+    rec = _NoCallbacks() if batched else Recorder()
+    client = StreamClient(runtime, rec, log_level=case.log_level, batch=rec.batch if batched else None)
     if case.max_message_bytes is not None:
         client.configure(case.max_message_bytes, case.log_level)
     errors: list[str] = []
@@ -358,6 +359,8 @@ def run(runtime: Runtime, case: StreamCase) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
+    batched = "--batched" in argv
+    argv = [a for a in argv if a != "--batched"]
     directory = Path(argv[0]) if argv else CORPUS_DIR
     files = corpus_files(directory)
     if not files:
@@ -367,7 +370,7 @@ def main(argv: list[str]) -> int:
     failed = 0
     for path in files:
         try:
-            errors = run(runtime, load(path))
+            errors = run(runtime, load(path), batched)
         except ValueError as e:
             errors = [str(e)]
         if errors:

@@ -262,9 +262,10 @@ def test_an_expiry_timer_fires_from_the_hosts_own_deadline(harness):
 
 
 def test_after_a_trap_the_host_starts_a_fresh_component_that_resumes(runtime, capsys):
-    """In process: a callback raises (a trap for the component) on the second connection; the
-    host must close it and start a fresh component with prior_failures 1 and the last event id
-    it was told, which then gets the environments back from a new put."""
+    """In process: writing out the second connection's batch raises (a trap for the component,
+    as a raising callback would be); the host must close it and start a fresh component with
+    prior_failures 1 and the last event id it was told, which then gets the environments back
+    from a new put. Nothing of the failed batch is written."""
     from relay_autoconfig.component import StreamOptions
     from relay_autoconfig.host import Host as ShellHost
 
@@ -280,11 +281,15 @@ def test_after_a_trap_the_host_starts_a_fresh_component_that_resumes(runtime, ca
     lines: list[str] = []
     raised = []
 
-    def emit(l: str):
-        if l == line("add", "c", 1) and not raised:
-            raised.append(l)
+    writes: list[str] = []
+
+    def write(text: str):
+        assert text.endswith("\n")
+        if line("add", "c", 1) in text.split("\n") and not raised:
+            raised.append(text)
             raise RuntimeError("the proxy failed")
-        lines.append(l)
+        writes.append(text)
+        lines.extend(text[:-1].split("\n"))
         if len(lines) == 6:
             os.kill(os.getpid(), signal.SIGTERM)  # deferred by the host until the call returns
 
@@ -292,7 +297,7 @@ def test_after_a_trap_the_host_starts_a_fresh_component_that_resumes(runtime, ca
     watchdog = threading.Timer(WAIT, os.kill, (os.getpid(), signal.SIGTERM))
     try:
         shell = ShellHost(runtime, StreamOptions(KEY, srv.uri, initial_retry_delay_ms=100, jitter_seed=7), "debug")
-        shell.client.handler.emit = emit
+        shell.write = write  # what the host writes to stdout, one write per batch
         watchdog.start()
         assert shell.run() == 0
     finally:
@@ -300,7 +305,13 @@ def test_after_a_trap_the_host_starts_a_fresh_component_that_resumes(runtime, ca
         for s, h in old.items():
             signal.signal(s, h)
         srv.close()
-    assert raised == [line("add", "c", 1)]
+    assert raised == [line("add", "c", 1) + '\n{"op":"ready"}\n']
+    # One write per batch: each put's lines together; the reset on its own.
+    assert writes == [
+        line("add", "a", 1) + '\n{"op":"ready"}\n',
+        '{"op":"reset"}\n',
+        line("add", "a", 1) + "\n" + line("add", "c", 1) + '\n{"op":"ready"}\n',
+    ]
     # The state is lost and the proxy told so; the fresh component starts empty: a is added again.
     assert lines == [
         line("add", "a", 1),

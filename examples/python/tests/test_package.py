@@ -98,7 +98,7 @@ def test_a_checkout_finds_the_repository_build(monkeypatch: pytest.MonkeyPatch) 
 SNIPPETS = {
     "snippets/readme.py": "add e1 sdk-1\nready\nNone None\n",
     "embed.py": "add e1 sdk-1\nready\nNone None\nGET http://127.0.0.1:8030/relay_auto_config\n"
-    "add e1 sdk-1\nready\nFalse None None 1796000300020\n",
+    "add e1 sdk-1\nready\nFalse None None 1796000300020\nbatched add e1\nbatched ready -\n",
 }
 
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from relay_autoconfig import scenario
+from relay_autoconfig import AutoconfigClient, JsonLinesHandler, parse_batch, scenario
 
 FILES = scenario.corpus_files()
 
@@ -13,10 +13,52 @@ def test_the_corpus_is_not_empty():
     assert FILES, f"no scenario files in {scenario.CORPUS_DIR}"
 
 
+@pytest.mark.parametrize("batched", [False, True], ids=["callbacks", "batched"])
 @pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
-def test_scenario(runtime, path):
-    errors = scenario.run(runtime, scenario.load(path))
+def test_scenario(runtime, path, batched):
+    errors = scenario.run(runtime, scenario.load(path), batched)
     assert errors == [], "\n".join(errors)
+
+
+@pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
+def test_scenario_with_wasmtime_pys_own_result_lifting(runtime, path, monkeypatch):
+    """With the fast result lifting (component._lift) off, wasmtime-py lifts every directive and
+    deadline itself: the same expectations pass."""
+    from relay_autoconfig import component
+
+    monkeypatch.setattr(component, "_is_step", lambda ty: False)
+    errors = scenario.run(runtime, scenario.load(path), True)
+    assert errors == [], "\n".join(errors)
+
+
+@pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
+def test_batched_lines_are_byte_for_byte_the_json_lines_of_each_callback(runtime, path):
+    """Step by step, the batched form's text is exactly what JsonLinesHandler writes for the
+    same callbacks (the lines autoconfig-host prints), and the results are the same."""
+    sc = scenario.load(path)
+    lines, batches, logs = [], [], []
+    per_callback = AutoconfigClient(runtime, JsonLinesHandler(lines.append))
+    batched = AutoconfigClient(runtime, JsonLinesHandler(_unexpected, lambda lv, m: logs.append(m)),
+                               batch=batches.append)
+    if sc.max_message_bytes is not None:
+        per_callback.configure(sc.max_message_bytes)
+        batched.configure(sc.max_message_bytes)
+    for index, step in enumerate(sc.steps):
+        if step.event is not None:
+            results = [c.on_event(step.event, step.data_text(), step.now) for c in (per_callback, batched)]
+        else:
+            results = [c.tick(step.tick) for c in (per_callback, batched)]
+        assert results[0] == results[1], f"step {index}"
+        want = "".join(line + "\n" for line in lines)
+        assert batches == ([want] if want else []), f"step {index}"
+        assert parse_batch(want) == [json.loads(line) for line in lines]
+        lines.clear()
+        batches.clear()
+    assert not any("trapped" in m for m in logs)
+
+
+def _unexpected(line):
+    raise AssertionError(f"a callback was called in batched mode: {line}")
 
 
 def test_runner_compares_an_env_as_a_json_value(runtime):

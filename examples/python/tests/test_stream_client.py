@@ -9,6 +9,7 @@ import json
 import pytest
 
 from relay_autoconfig import (
+    AutoconfigClient,
     InvalidOptions,
     JsonLinesHandler,
     Limits,
@@ -18,6 +19,7 @@ from relay_autoconfig import (
     StreamClient,
     StreamOptions,
     Trap,
+    parse_batch,
 )
 from relay_autoconfig import component
 from relay_autoconfig.component import component_path
@@ -45,12 +47,19 @@ class Recorder(JsonLinesHandler):
     def __init__(self):
         self.lines: list[str] = []
         self.logs: list[tuple[str, str]] = []
+        self.batches: list[str] = []
         super().__init__(self.lines.append, lambda lv, m: self.logs.append((lv, m)))
 
+    def batch(self, text: str) -> None:
+        """The batch sink: the batch as received, and its lines as per-callback mode has them."""
+        assert text.endswith("\n")
+        self.batches.append(text)
+        self.lines.extend(text[:-1].split("\n"))
 
-def connected(runtime) -> tuple[StreamClient, Recorder]:
+
+def connected(runtime, batched: bool = False) -> tuple[StreamClient, Recorder]:
     rec = Recorder()
-    client = StreamClient(runtime, rec)
+    client = StreamClient(runtime, rec, batch=rec.batch if batched else None)
     assert client.start(OPTIONS, T0) == Step(False, Request(URL, HEADERS), None, T0 + 300_000)
     assert client.on_response(200, "text/event-stream", None, T0 + 1) == Step(False, None, None, T0 + 300_001)
     return client, rec
@@ -58,6 +67,7 @@ def connected(runtime) -> tuple[StreamClient, Recorder]:
 
 def test_the_component_exports_both_clients(runtime):
     assert sorted(runtime.exports()) == [
+        "relay:autoconfig/batch@0.2.0",
         "relay:autoconfig/client@0.2.0",
         "relay:autoconfig/state@0.2.0",
         "relay:autoconfig/stream-client@0.2.0",
@@ -117,9 +127,10 @@ BAD_CALLS = [
 ]
 
 
+@pytest.mark.parametrize("batched", [False, True], ids=["callbacks", "batched"])
 @pytest.mark.parametrize("name, args, error, message", BAD_CALLS, ids=[f"{c[0]}-{i}" for i, c in enumerate(BAD_CALLS)])
-def test_a_wrong_argument_raises_and_leaves_the_state_intact(runtime, name, args, error, message):
-    client, rec = connected(runtime)
+def test_a_wrong_argument_raises_and_leaves_the_state_intact(runtime, name, args, error, message, batched):
+    client, rec = connected(runtime, batched)
     client.on_body(put_event({"a": 1, "b": 1}), T0 + 2)
     rec.lines.clear()
     with pytest.raises(error, match=message):
@@ -163,6 +174,23 @@ def test_the_fast_list_u8_lowering_matches_wasmtime_py(runtime):
     finally:
         from wasmtime import _ffi as ffi
         ffi.wasmtime_component_val_delete(ctypes.byref(slow))
+
+
+def test_the_reused_list_u8_buffer_and_a_chunk_too_big_for_it(runtime):
+    """Chunks up to _ByteArena.MAX go through one buffer the client keeps (written over, never
+    freed by wasmtime); a longer one is lowered on its own and not kept. Both give the same events."""
+    client, rec = connected(runtime)
+    big = b": " + b"x" * component._ByteArena.MAX + b"\n" + put_event({"b": 1})
+    small = put_event({"a": 1})
+    client.on_body(small, T0 + 2)
+    cap = client._arena._cap
+    client.on_body(big, T0 + 3)
+    assert client._arena._cap == cap  # not grown for the big one
+    client.on_body(b"", T0 + 4)
+    client.on_body(put_event({"a": 2})[:7], T0 + 5)  # shorter than the last: only its bytes count
+    client.on_body(put_event({"a": 2})[7:], T0 + 6)
+    assert ops(rec.lines) == [("add", "a", 1), ("ready", None), ("add", "b", 1), ("delete", "a"), ("ready", None),
+                              ("add", "a", 2), ("delete", "b"), ("ready", None)]
 
 
 def test_body_split_anywhere_gives_the_same_events(runtime):
@@ -212,3 +240,147 @@ def test_running_out_of_fuel_traps_instead_of_hanging():
     with pytest.raises(Trap, match="all fuel consumed"):
         client.on_body(put_event({f"e{i}": 1 for i in range(200)}), T0 + 2)
     assert '{"op":"ready"}' not in rec.lines
+
+
+# ---- the batched form ----
+
+
+def test_batched_each_call_delivers_its_callbacks_as_one_text_before_it_returns(runtime):
+    per_callback, want = connected(runtime)
+    client, rec = connected(runtime, batched=True)
+    assert rec.batches == []  # start and on_response made no callbacks: nothing is delivered
+    body = put_event({"b": 1, "a": 2}) + b": heartbeat\n\n" + put_event({"a": 3})
+    for c in (per_callback, client):
+        assert c.on_body(body, T0 + 2) == Step(False, None, None, T0 + 300_002)
+    # Every callback of the call in one text, in order, each line as JsonLinesHandler writes it.
+    assert rec.batches == ["".join(line + "\n" for line in want.lines)]
+    assert ops(rec.lines) == [("add", "a", 2), ("add", "b", 1), ("ready", None), ("update", "a", 3),
+                              ("delete", "b"), ("ready", None)]
+    assert [o["op"] for o in parse_batch(rec.batches[0])] == ["add", "add", "ready", "update", "delete", "ready"]
+    assert parse_batch(rec.batches[0])[0]["env"]["envId"] == "a"
+    # Logging is unchanged: still one log call per line.
+    assert any(lv == "info" and m.startswith("Added environment a") for lv, m in rec.logs)
+    assert client.on_body(b": heartbeat\n\n", T0 + 3).next_deadline == T0 + 300_003
+    assert len(rec.batches) == 1  # a call with no callbacks delivers nothing
+
+
+def test_batched_the_batch_comes_before_the_result(runtime):
+    client, rec = connected(runtime, batched=True)
+    seen = []
+    client.batch = lambda text: seen.append(("batch", text.count("\n")))  # replaced for this test
+    seen.append(("step", client.on_body(put_event({"a": 1}), T0 + 2).next_deadline))
+    assert seen == [("batch", 2), ("step", T0 + 300_002)]
+
+
+def test_batched_on_event_and_tick_deliver_their_callbacks(runtime):
+    batches = []
+    client = AutoconfigClient(runtime, Recorder(), batch=batches.append)
+    data = json.dumps({"path": "/", "data": {"environments": {"a": {
+        "envId": "a", "version": 1, "sdkKey": {"value": "new", "expiring": {"value": "old", "timestamp": T0 + 10}}}}}})
+    assert client.on_event("put", data, T0).next_deadline == T0 + 10
+    assert [o["op"] for o in parse_batch(batches.pop())] == ["add", "ready"]
+    assert client.tick(T0 + 5) == T0 + 10 and batches == []
+    assert client.tick(T0 + 10) is None
+    assert batches == ['{"op":"key-expired","envId":"a","oldKey":"old"}\n']
+
+
+def test_the_batch_sink_must_be_callable_and_the_handler_complete(runtime):
+    with pytest.raises(TypeError, match="batch must be a function"):
+        StreamClient(runtime, Recorder(), batch="stdout")
+
+    class Logs:
+        def log(self, level, message):
+            pass
+
+    StreamClient(runtime, Logs(), batch=lambda text: None)  # batched: log is all it needs
+    with pytest.raises(TypeError, match=r"no add_environment, .*key_expired methods \(or give batch="):
+        StreamClient(runtime, Logs())
+    with pytest.raises(TypeError, match="the handler has no log method$"):
+        AutoconfigClient(runtime, object(), batch=lambda text: None)
+
+
+def test_a_log_that_raises_is_a_trap_in_both_forms(runtime):
+    for batched in (False, True):
+        client, rec = connected(runtime, batched)
+        raised = []
+
+        def log(level, message):
+            if message.startswith("Added environment") and not raised:
+                raised.append(message)
+                raise RuntimeError("stderr is gone")
+            rec.logs.append((level, message))
+
+        rec._log = log
+        with pytest.raises(Trap, match="stderr is gone"):
+            client.on_body(put_event({"a": 1}), T0 + 2)
+        assert rec.lines == ['{"op":"reset"}'] and rec.batches == []
+
+
+def _starved_put(runtime: Runtime, fuel: int, batched: bool, n: int = 40):
+    """A connected client whose next call (a put of ``n``) gets ``fuel``: (trapped, recorder)."""
+    runtime.limits = Limits()
+    client, rec = connected(runtime, batched)
+    runtime.limits = Limits(fuel_per_call=fuel, fuel_per_byte=0)
+    try:
+        client.on_body(put_event({f"e{i:03}": 1 for i in range(n)}), T0 + 2)
+        trapped = False
+    except Trap:
+        trapped = True
+    finally:
+        runtime.limits = Limits()
+    return client, rec, trapped
+
+
+def test_batched_a_trap_mid_put_delivers_nothing_of_that_call():
+    """The fuel budget is searched (deterministically: fuel is exact) for the largest one at
+    which the put still traps: the trap then comes after the component has added environments
+    (their logs came out), yet not one line of that call is delivered; with one more unit the
+    whole put is delivered."""
+    runtime = Runtime(component_path())
+    lo, hi = 10_000, 2_000_000_000  # lo traps, hi does not (checked below)
+    assert _starved_put(runtime, lo, True)[2] and not _starved_put(runtime, hi, True)[2]
+    for _ in range(40):  # bisection: bounded, ~31 steps
+        if hi - lo <= 1:
+            break
+        mid = (lo + hi) // 2
+        if _starved_put(runtime, mid, True)[2]:
+            lo = mid
+        else:
+            hi = mid
+    assert hi - lo == 1
+    client, rec, trapped = _starved_put(runtime, lo, True)
+    assert trapped
+    assert sum(m.startswith("Added environment") for _, m in rec.logs) == 40  # it got that far
+    assert rec.batches == [] and rec.lines == ['{"op":"reset"}']  # and told nothing but the reset
+    assert any(lv == "error" and "trapped" in m for lv, m in rec.logs)
+    # The fresh instance is batched too: after a restart it delivers a whole put as one text.
+    client.start(OPTIONS, T0 + 3)
+    client.on_response(200, "text/event-stream", None, T0 + 4)
+    client.on_body(put_event({"a": 1}), T0 + 5)
+    assert rec.batches == ["".join(line + "\n" for line in rec.lines[1:])]
+    assert ops(rec.lines[1:]) == [("add", "a", 1), ("ready", None)]
+    _, rec, trapped = _starved_put(runtime, hi, True)
+    assert not trapped and len(rec.batches) == 1 and ops(rec.lines)[-1] == ("ready", None)
+    assert len(rec.lines) == 41
+
+
+def test_batched_an_exception_in_the_sink_is_a_trap_and_the_next_instance_is_batched_again(runtime):
+    client, rec = connected(runtime, batched=True)
+    client.on_body(put_event({"a": 1}), T0 + 2)
+    fail = [True]
+
+    def sink(text):
+        if fail[0]:
+            raise RuntimeError("the proxy failed")
+        rec.batch(text)
+
+    client.batch = sink
+    with pytest.raises(Trap, match="the proxy failed"):
+        client.on_body(put_event({"a": 1, "b": 1}), T0 + 3)
+    assert rec.lines[-1] == '{"op":"reset"}'
+    fail[0] = False
+    rec.lines.clear()
+    client.start(OPTIONS, T0 + 4)
+    client.on_response(200, "text/event-stream", None, T0 + 5)
+    client.on_body(put_event({"a": 1, "b": 1}), T0 + 6)  # the state was lost: both added again
+    assert ops(rec.lines) == [("add", "a", 1), ("add", "b", 1), ("ready", None)]

@@ -19,10 +19,30 @@ def test_the_corpus_is_not_empty():
     assert FILES, f"no stream case files in {stream_scenario.CORPUS_DIR}"
 
 
+@pytest.mark.parametrize("batched", [False, True], ids=["callbacks", "batched"])
 @pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
-def test_stream_case(runtime, path):
-    errors = stream_scenario.run(runtime, stream_scenario.load(path))
+def test_stream_case(runtime, path, batched):
+    errors = stream_scenario.run(runtime, stream_scenario.load(path), batched)
     assert errors == [], "\n".join(errors)
+
+
+@pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
+def test_stream_case_with_wasmtime_pys_own_result_lifting(runtime, path, monkeypatch):
+    """The same cases with the fast result lifting (component._lift) switched off: wasmtime-py
+    lifts every step itself. Both pass the same expectations, so both lift the same values."""
+    from relay_autoconfig import component
+
+    monkeypatch.setattr(component, "_is_step", lambda ty: False)
+    errors = stream_scenario.run(runtime, stream_scenario.load(path), True)
+    assert errors == [], "\n".join(errors)
+
+
+@pytest.mark.parametrize("batched", [False, True], ids=["callbacks", "batched"])
+def test_the_runner_catches_a_wrong_callback_in_both_forms(runtime, batched):
+    body = {"body": PUT, "now": T0 + 30, "expect": {"calls": [{"op": "delete", "envId": "a"}, {"op": "ready"}],
+                                                   "nextDeadline": T0 + 300_030}}
+    errors = stream_scenario.run(runtime, stream_scenario.decode(case(START, OPEN, body)), batched)
+    assert len(errors) == 1 and "callbacks differ" in errors[0], errors
 
 
 # ---- the runner on small cases of its own ----
