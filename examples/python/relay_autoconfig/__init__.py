@@ -10,6 +10,7 @@ from .component import (
     DEFAULT_MAX_MESSAGE_BYTES,
     AutoconfigClient,
     BatchSink,
+    LogBatchSink,
     Directive,
     EnvironmentParams,
     ExpiringKey,
@@ -27,12 +28,15 @@ from .component import (
     Trap,
     component_path,
     parse_batch,
+    parse_logs,
+    split_utf8,
 )
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_BYTES",
     "AutoconfigClient",
     "BatchSink",
+    "LogBatchSink",
     "Directive",
     "EnvironmentParams",
     "ExpiringKey",
@@ -51,4 +55,6 @@ __all__ = [
     "__version__",
     "component_path",
     "parse_batch",
+    "parse_logs",
+    "split_utf8",
 ]

@@ -413,13 +413,16 @@ def load(path: Path) -> Scenario:
         raise ValueError(f"{path}: {e}") from e
 
 
-def run(runtime: Runtime, scenario: Scenario, batched: bool = False) -> list[str]:
+def run(runtime: Runtime, scenario: Scenario, batched: bool = False, batch_logs: Optional[bool] = None) -> list[str]:
     """Runs a scenario on a fresh instance; returns every mismatch (empty: passed). Raises on a
     malformed step or a trap, as the Rust runner fails. ``batched``: through the batched form
     (``AutoconfigClient(batch=...)``), the callbacks read from its JSON lines; a per-callback
-    call would then be an error (``_NoCallbacks``)."""
+    call would then be an error (``_NoCallbacks``). The log lines are batched too
+    (``batch_logs=True``, each line passed to ``log`` after the call) unless ``batch_logs``
+    says otherwise."""
     rec = _NoCallbacks() if batched else Recorder()
-    client = AutoconfigClient(runtime, rec, batch=rec.batch if batched else None)
+    client = AutoconfigClient(runtime, rec, batch=rec.batch if batched else None,
+                              batch_logs=batched if batch_logs is None else batch_logs)
     if scenario.max_message_bytes is not None:
         client.configure(scenario.max_message_bytes)
     errors: list[str] = []

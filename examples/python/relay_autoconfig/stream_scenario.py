@@ -3,7 +3,7 @@ export: the Python counterpart of the Rust runner, with the same file format (se
 tests/streams/README.md) and the same checks (exact callbacks in their JSON-lines form,
 disconnect, the request to open, stop, next deadline, last event id, start errors, log fragments).
 
-    python -m relay_autoconfig.stream_scenario [--batched] [DIR]
+    python -m relay_autoconfig.stream_scenario [--batched] [--bytes] [DIR]
 """
 
 from __future__ import annotations
@@ -306,12 +306,16 @@ def _call(client: StreamClient, action: Action) -> Step:
     return client.on_timeout(action.now)
 
 
-def run(runtime: Runtime, case: StreamCase, batched: bool = False) -> list[str]:
+def run(runtime: Runtime, case: StreamCase, batched: bool = False, body_text: bool = True,
+        batch_logs: Optional[bool] = None) -> list[str]:
     """Runs a case on a fresh instance; returns every mismatch (empty: passed). Raises
     ``ValueError`` on a trap, as the Rust runner fails. ``batched``: through the batched form
-    (``StreamClient(batch=...)``), the callbacks read from its JSON lines."""
+    (``StreamClient(batch=...)``), the callbacks read from its JSON lines, and (unless
+    ``batch_logs`` says otherwise) the log lines batched too. ``body_text``: body chunks go in
+    as text where they are UTF-8 (the default), else always as bytes."""
     rec = _NoCallbacks() if batched else Recorder()
-    client = StreamClient(runtime, rec, log_level=case.log_level, batch=rec.batch if batched else None)
+    client = StreamClient(runtime, rec, log_level=case.log_level, batch=rec.batch if batched else None,
+                          batch_logs=batched if batch_logs is None else batch_logs, body_text=body_text)
     if case.max_message_bytes is not None:
         client.configure(case.max_message_bytes, case.log_level)
     errors: list[str] = []
@@ -360,7 +364,8 @@ def run(runtime: Runtime, case: StreamCase, batched: bool = False) -> list[str]:
 
 def main(argv: list[str]) -> int:
     batched = "--batched" in argv
-    argv = [a for a in argv if a != "--batched"]
+    body_text = "--bytes" not in argv
+    argv = [a for a in argv if a not in ("--batched", "--bytes")]
     directory = Path(argv[0]) if argv else CORPUS_DIR
     files = corpus_files(directory)
     if not files:
@@ -370,7 +375,7 @@ def main(argv: list[str]) -> int:
     failed = 0
     for path in files:
         try:
-            errors = run(runtime, load(path), batched)
+            errors = run(runtime, load(path), batched, body_text)
         except ValueError as e:
             errors = [str(e)]
         if errors:

@@ -181,6 +181,42 @@ def test_a_put_on_an_open_stream_is_delivered_at_once_and_sigterm_exits_0(harnes
     assert "signal received" in host.stderr
 
 
+def test_a_body_cut_inside_utf8_characters_and_a_stream_ending_inside_one(harness):
+    """The body arrives in pieces cut inside multi-byte characters (the host sends whole
+    characters as text and holds the rest back), then the stream ends in the middle of a
+    character (the held-back bytes go in before on-closed; they must not reach the next
+    connection). The component's log lines come out on stderr, one stamped line each."""
+    data = {"path": "/", "data": {"environments": {"\u00e9": {**env("\u00e9", 1), "envName": "caf\u00e9 \u20ac \U0001f600"}}}}
+    body = f"id: e-1\nevent: put\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+    cuts = [i for i in range(1, len(body)) if body[i] & 0xC0 == 0x80]  # inside a character
+    assert len(cuts) >= 8
+
+    def script(n, h):
+        h.sse()
+        if n == 1:
+            last = 0
+            for i in cuts:
+                h.wfile.write(body[last:i])
+                h.wfile.flush()
+                last = i
+            h.wfile.write(body[last:] + b": bye \xe2\x82")  # ends inside a euro sign
+            h.wfile.flush()
+            return
+        h.wfile.write(b"\xac: a lone continuation byte first\n")  # bytes, not UTF-8
+        h.send(put("b"))
+        h.hold()
+
+    srv, host = harness(script)
+    host.wait_lines(5)
+    first = json.loads(host.out[0])
+    assert first["op"] == "add" and first["env"]["envName"] == "caf\u00e9 \u20ac \U0001f600"
+    assert host.out[1:] == ['{"op":"ready"}', line("add", "b", 1), '{"op":"delete","envId":"\u00e9"}', '{"op":"ready"}']
+    assert srv.requests[1]["headers"]["Last-Event-ID"] == "e-1"
+    assert host.signal(signal.SIGTERM) == 0
+    added = [l for l in host.err if "INFO  autoconfig: Added environment" in l]
+    assert len(added) == 2 and all(l[:4].isdigit() and l[23] == "Z" for l in added), host.stderr
+
+
 def test_401_at_the_first_connection_exits_1(harness):
     srv, host = harness(lambda n, h: h.status(401))
     assert host.wait_exit() == 1

@@ -13,10 +13,13 @@ def test_the_corpus_is_not_empty():
     assert FILES, f"no scenario files in {scenario.CORPUS_DIR}"
 
 
-@pytest.mark.parametrize("batched", [False, True], ids=["callbacks", "batched"])
+@pytest.mark.parametrize("batched, batch_logs", [(False, False), (False, True), (True, True), (True, False)],
+                         ids=["callbacks", "callbacks-logs-batched", "batched", "batched-logs-live"])
 @pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
-def test_scenario(runtime, path, batched):
-    errors = scenario.run(runtime, scenario.load(path), batched)
+def test_scenario(runtime, path, batched, batch_logs):
+    """Every mode passes the same expectations, the log fragments included (batched logs: each
+    line of batch.take-logs passed to the handler's log after the call)."""
+    errors = scenario.run(runtime, scenario.load(path), batched, batch_logs)
     assert errors == [], "\n".join(errors)
 
 

@@ -19,10 +19,13 @@ def test_the_corpus_is_not_empty():
     assert FILES, f"no stream case files in {stream_scenario.CORPUS_DIR}"
 
 
+@pytest.mark.parametrize("body_text", [True, False], ids=["text", "bytes"])
 @pytest.mark.parametrize("batched", [False, True], ids=["callbacks", "batched"])
 @pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
-def test_stream_case(runtime, path, batched):
-    errors = stream_scenario.run(runtime, stream_scenario.load(path), batched)
+def test_stream_case(runtime, path, batched, body_text):
+    """Bodies as text (on-body-text, incomplete UTF-8 characters held back: some cases cut
+    inside them on purpose) and as bytes (on-body); batched: callbacks and log lines batched."""
+    errors = stream_scenario.run(runtime, stream_scenario.load(path), batched, body_text)
     assert errors == [], "\n".join(errors)
 
 
