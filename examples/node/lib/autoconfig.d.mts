@@ -37,7 +37,13 @@ export class Component {
    * Loads the transpiled component from `outDir` (default: the package's own `out/`).
    * Rejects with an `Error` naming the directory when it holds no transpiled component.
    */
-  static load(outDir?: string): Promise<Component>;
+  static load(outDir?: string, options?: LoadOptions): Promise<Component>;
+  /**
+   * Compiles the core modules of the transpiled component in `outDir` (every `*.wasm`) with
+   * `WebAssembly.compile` (V8's background threads): start it early, then give the result to
+   * {@link Component.load} as `coreModules`, in this thread or posted to a worker.
+   */
+  static compileCoreModules(outDir?: string): Promise<Map<string, WebAssembly.Module>>;
   private constructor();
   /** The directory it was loaded from. */
   readonly outDir: string;
@@ -48,6 +54,11 @@ export class Component {
   instantiateWith(imports: ImportObject): Root;
 }
 
+/** Options of {@link Component.load}. */
+export interface LoadOptions {
+  /** Core modules compiled already ({@link Component.compileCoreModules}), by file name. */
+  coreModules?: Map<string, WebAssembly.Module> | undefined;
+}
 /**
  * The guest trapped (a bug, or a handler callback that threw): the client dropped that instance
  * with its state, called the handler's `reset` (if any), and the next call runs on a fresh one.
@@ -134,6 +145,29 @@ export interface Handler {
   reset?: (() => void) | undefined;
 }
 
+/**
+ * The batched form of the callbacks (the component's `batch` export): a handler with `batch`
+ * gets no per-callback calls. After every call that may make callbacks (`onEvent`, `tick`, every
+ * `StreamClient` call) the client takes that call's callbacks from the component as one string
+ * and passes it to `batch` once, before the call returns (not at all when there were none): one
+ * JSON object per line, each line ending with `\n`, exactly the bytes {@link jsonLinesHandler}
+ * and `autoconfig-host` write ({@link parseBatch} parses it). A call that traps delivers nothing
+ * of that call (`reset`, then {@link TrapError}, as per callback); a `batch` or `logs` that throws
+ * is a trap too.
+ */
+export interface BatchHandler {
+  /** One call's callbacks as JSON lines (never empty). */
+  batch: (lines: string) => void;
+  /**
+   * When given, the log lines are batched too: one call's log lines, `LEVEL MESSAGE\n` each
+   * ({@link parseLogs}), passed before `batch`. Without it they come one by one to `log`.
+   */
+  logs?: ((lines: string) => void) | undefined;
+  /** A log line (one by one, during the call), and the client's own lines (context `'host'`). */
+  log?: ((level: LogLevel, message: string, context: string) => void) | undefined;
+  /** The component trapped and its state is gone (see {@link Handler.reset}). */
+  reset?: (() => void) | undefined;
+}
 /** Why the stream must be restarted. */
 export type RestartReason = 'reconnect-requested' | 'malformed-data';
 
@@ -151,7 +185,7 @@ export interface Directive {
  * and the next call starts a fresh instance with empty state: restart the stream.
  */
 export class AutoconfigClient {
-  constructor(component: Component, handler: Handler, options?: Settings);
+  constructor(component: Component, handler: Handler | BatchHandler, options?: Settings);
   /** The next deadline as of the last call (ms since the Unix epoch), or `null`. */
   readonly nextDeadline: bigint | null;
   /** The settings in force. */
@@ -243,7 +277,7 @@ export function streamOptions(o: StreamOptions): ResolvedStreamOptions;
  * higher and the latest `lastEventId`.
  */
 export class StreamClient {
-  constructor(component: Component, handler: Handler, options?: Settings);
+  constructor(component: Component, handler: Handler | BatchHandler, options?: Settings);
   /** The settings in force. */
   readonly settings: ResolvedSettings;
   /** Replaces the settings (kept across instance restarts). */
@@ -319,3 +353,17 @@ export function jsonLinesHandler(
   emit: (line: string) => void,
   log?: (level: LogLevel, message: string) => void,
 ): Handler & { log: (level: LogLevel, message: string, context: string) => void };
+/**
+ * One batch (the text a {@link BatchHandler}'s `batch` gets) as one object per callback, in order.
+ * u64/s64 fields are numbers (exact up to 2^53). `''` gives `[]`.
+ * @throws {TypeError} when `text` is not a string; {SyntaxError} when it is not JSON lines
+ */
+export function parseBatch(text: string): Array<Exclude<CallLine, { op: 'reset' }>>;
+/** The levels a batched log line starts with. */
+export const LOG_LINE_LEVELS: readonly ('debug' | 'info' | 'warn' | 'error')[];
+/**
+ * Batched log lines (the text a {@link BatchHandler}'s `logs` gets: `LEVEL MESSAGE\n` each) as
+ * `[level, message]` pairs, in order (a line break in a message stays written as `\n`).
+ * @throws {TypeError} when `text` is not a string; {SyntaxError} on a line without a known level
+ */
+export function parseLogs(text: string): Array<['debug' | 'info' | 'warn' | 'error', string]>;

@@ -6,6 +6,11 @@
 // - `StreamClient` drives the `stream-client` export: the whole stream client, sans-IO. The host opens
 //   the requests it asks for and reports statuses, body bytes, ends and timeouts.
 //
+// Either takes a handler: per callback (`addEnvironment` ... `keyExpired`, one call from the
+// component into JavaScript each), or batched (`batch(lines)`: each call's callbacks as one
+// string of JSON lines, taken with the component's `batch` export after the call; optionally
+// `logs(lines)` for its log lines too). See `BatchHandler` below.
+//
 // The component imports only `wasi:logging/logging` and `relay:autoconfig/handler`; both are
 // supplied here from JavaScript. It imports no WASI cli/io/clocks interfaces, so no
 // @bytecodealliance/preview2-shim is loaded at run time.
@@ -20,7 +25,7 @@
 // This is the entry point of the `relay-autoconfig` package; its types are in autoconfig.d.mts.
 
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -46,9 +51,15 @@ export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'critical'
 export class Component {
   /**
    * @param {string} [outDir] the directory `jco transpile` wrote (default: the package's out/).
+   * @param {{coreModules?: Map<string, WebAssembly.Module>}} [options] `coreModules`: core
+   *   modules already compiled (`Component.compileCoreModules`, e.g. in another thread: a
+   *   WebAssembly.Module can be posted to a worker); the others are compiled here when needed.
    * @returns {Promise<Component>}
    */
-  static async load(outDir = DEFAULT_OUT_DIR) {
+  static async load(outDir = DEFAULT_OUT_DIR, options = {}) {
+    plainObject(options, 'options', ['coreModules']);
+    const given = options.coreModules ?? new Map();
+    if (!(given instanceof Map)) throw new TypeError(`options.coreModules must be a Map, got ${describe(given)}`);
     const entry = resolve(outDir, 'relay_autoconfig.js');
     let mod;
     try {
@@ -58,7 +69,7 @@ export class Component {
         `cannot load the transpiled component ${entry} (run \`npm run transpile\` first): ${e.message}`,
       );
     }
-    const modules = new Map();
+    const modules = new Map(given);
     const getCoreModule = (path) => {
       let m = modules.get(path);
       if (!m) {
@@ -68,6 +79,19 @@ export class Component {
       return m;
     };
     return new Component(mod.instantiate, getCoreModule, outDir);
+  }
+
+  /**
+   * Compiles the transpiled component's core modules (every `*.wasm` in `outDir`) with
+   * `WebAssembly.compile`, which runs in V8's background threads: start it early and give the
+   * result to `load` (in this thread or, posted, in a worker).
+   * @param {string} [outDir]
+   * @returns {Promise<Map<string, WebAssembly.Module>>}
+   */
+  static async compileCoreModules(outDir = DEFAULT_OUT_DIR) {
+    const names = readdirSync(outDir).filter((n) => n.endsWith('.wasm'));
+    const compiled = await Promise.all(names.map((n) => WebAssembly.compile(readFileSync(resolve(outDir, n)))));
+    return new Map(names.map((n, i) => [n, compiled[i]]));
   }
 
   constructor(instantiate, getCoreModule, outDir) {
@@ -225,22 +249,62 @@ export function settings(s = {}) {
  *   drop every other environment)
  */
 
+/**
+ * The batched form of the callbacks (the component's `batch` export). A handler with a `batch`
+ * function gets no per-callback calls: after every call that may make callbacks (`onEvent`,
+ * `tick`, and every `StreamClient` call) the client takes that call's callbacks from the
+ * component as one string and passes it to `batch`, once, before the call returns (nothing when
+ * the call made none). The text is one JSON object per line, each ending with "\n": exactly the
+ * bytes `jsonLinesHandler` and autoconfig-host write (`parseBatch` parses it). With `logs` too,
+ * the log lines are batched the same way (`LEVEL MESSAGE\n` each, `parseLogs`) and passed to
+ * `logs` before `batch`; without it they come one by one to `log` during the call. A call that
+ * traps delivers nothing of that call (the instance and its buffers are dropped; `reset` and the
+ * TrapError follow as in the per-callback form), and a `batch` or `logs` that throws is a trap too.
+ * @typedef {object} BatchHandler
+ * @property {(lines: string) => void} batch
+ * @property {(lines: string) => void} [logs]
+ * @property {(level: string, message: string, context: string) => void} [log]
+ * @property {() => void} [reset]
+ */
+
+/** Checks a handler's shape (the callbacks themselves are only called). */
+function checkHandler(h) {
+  if (h === null || typeof h !== 'object') throw new TypeError(`handler must be an object, got ${describe(h)}`);
+  for (const name of ['batch', 'logs', 'log', 'reset']) {
+    if (h[name] !== undefined && h[name] !== null && typeof h[name] !== 'function') {
+      throw new TypeError(`handler.${name} must be a function, got ${describe(h[name])}`);
+    }
+  }
+  if (typeof h.logs === 'function' && typeof h.batch !== 'function') {
+    throw new TypeError('handler.logs needs handler.batch (batched log lines come with batched callbacks)');
+  }
+  return h;
+}
+
+function isComponentError(e) {
+  return e?.constructor?.name === 'ComponentError' && 'payload' in e;
+}
+
 const WIT_NAMES = { client: 'client', streamClient: 'stream-client' };
 
 /** One instance of the component, recreated after a trap. Shared by both clients. */
 class Instance {
   /**
    * @param {Component} component
-   * @param {Handler} handler
+   * @param {Handler | BatchHandler} handler
    * @param {{maxMessageBytes: bigint, logLevel: string, maxTombstones: number, maxStateBytes: bigint}} s
    * @param {'client' | 'streamClient'} needs the export the client drives (jco's name)
    */
   constructor(component, handler, s, needs) {
     this.component = component;
-    this.handler = handler;
+    this.handler = checkHandler(handler);
     this.settings = s;
     this.needs = needs;
     this.exports = null;
+    /** `batch(lines)`: callbacks taken as text after each call. */
+    this.batched = typeof handler.batch === 'function';
+    /** `logs(lines)`: log lines taken as text after each call. */
+    this.logsBatched = this.batched && typeof handler.logs === 'function';
   }
 
   #imports() {
@@ -283,8 +347,16 @@ class Instance {
           'rebuild the component and run `npm run transpile`',
       );
     }
+    if (this.batched && !exports.batch) {
+      throw new Error(
+        `the transpiled component in ${this.component.outDir} does not export relay:autoconfig/batch@${WIT_VERSION} ` +
+          '(a handler with `batch` needs it): rebuild the component and run `npm run transpile`',
+      );
+    }
     try {
       exports.client.configure({ ...this.settings });
+      if (this.batched) exports.batch.setEnabled(true);
+      if (this.logsBatched) exports.batch.setLogsBatched(true);
     } catch (e) {
       throw new TrapError(`cannot configure the component: ${e.message}`, { cause: e });
     }
@@ -295,15 +367,28 @@ class Instance {
   /**
    * Runs `f(exports)`. A `result` error of the component (`ComponentError`, the instance is
    * fine) is passed to `onResultError`; anything else is a trap: the instance is dropped.
+   * Batched, a call that may make callbacks (`callbacks`) is followed by `batch.take` (and
+   * `batch.take-logs`) on the same instance, and what they return is delivered before the
+   * result; a trap in the call, a take or a sink delivers nothing more of that call.
    */
-  call(f, onResultError) {
+  call(f, onResultError, callbacks = true) {
     const exports = this.ensure();
+    let result;
+    let refused = null;
     try {
-      return f(exports);
-    } catch (e) {
-      if (onResultError && e?.constructor?.name === 'ComponentError' && 'payload' in e) {
-        return onResultError(e.payload);
+      try {
+        result = f(exports);
+      } catch (e) {
+        if (!(onResultError && isComponentError(e))) throw e;
+        refused = e;
       }
+      if (this.batched && callbacks) {
+        const logs = this.logsBatched ? exports.batch.takeLogs() : '';
+        const text = exports.batch.take();
+        if (logs !== '') this.handler.logs(logs);
+        if (text !== '') this.handler.batch(text);
+      }
+    } catch (e) {
       // A trapped instance is dead: drop it; the next call instantiates a fresh one, with no
       // state: the handler's optional `reset` says so (reconcile at the next `ready`).
       this.exports = null;
@@ -317,6 +402,7 @@ class Instance {
       }
       throw new TrapError(String(e?.message ?? e), { cause: e });
     }
+    return refused ? onResultError(refused.payload) : result;
   }
 }
 
@@ -342,7 +428,7 @@ export class AutoconfigClient {
 
   /**
    * @param {Component} component
-   * @param {Handler} handler
+   * @param {Handler | BatchHandler} handler
    * @param {Settings} [options]
    */
   constructor(component, handler, options = {}) {
@@ -357,9 +443,9 @@ export class AutoconfigClient {
     return this.#instance.settings;
   }
 
-  #call(f) {
+  #call(f, callbacks = true) {
     try {
-      return this.#instance.call((e) => f(e.client));
+      return this.#instance.call((e) => f(e.client), undefined, callbacks);
     } catch (e) {
       if (e instanceof TrapError) this.nextDeadline = null;
       throw e;
@@ -373,7 +459,7 @@ export class AutoconfigClient {
   configure(s = {}) {
     const checked = settings(s);
     this.#instance.settings = checked;
-    this.#call((c) => c.configure({ ...checked }));
+    this.#call((c) => c.configure({ ...checked }), false);
   }
 
   /**
@@ -510,7 +596,7 @@ export class StreamClient {
 
   /**
    * @param {Component} component
-   * @param {Handler} handler
+   * @param {Handler | BatchHandler} handler
    * @param {Settings} [options] the settings of the state machine (`maxMessageBytes` is also the
    *   stream's event size limit)
    */
@@ -531,7 +617,7 @@ export class StreamClient {
   configure(s = {}) {
     const checked = settings(s);
     this.#instance.settings = checked;
-    this.#instance.call((e) => e.client.configure({ ...checked }));
+    this.#instance.call((e) => e.client.configure({ ...checked }), undefined, false);
   }
 
   #step(f) {
@@ -659,4 +745,63 @@ export function jsonLinesHandler(emit, log = () => {}) {
     keyExpired: (id, key) => emit(lines.keyExpired(id, key)),
     log: (lv, message) => log(lv, message),
   };
+}
+
+// ---- The batched form (a handler with `batch`: see BatchHandler) ----
+
+/**
+ * One batch (what a `BatchHandler`'s `batch` gets: JSON lines, each ending with "\n") as one
+ * object per callback, in order: `{op: 'add' | 'update', env}`, `{op: 'delete', envId}`,
+ * `{op: 'ready'}`, `{op: 'key-expired', envId, oldKey}`. `env` is the JSON form of
+ * `EnvironmentParams` (numbers for u64/s64, exact up to 2^53; `null` for `none`). '' gives [].
+ * @param {string} text
+ * @returns {object[]}
+ * @throws {TypeError} when `text` is not a string; {SyntaxError} when it is not JSON lines
+ */
+export function parseBatch(text) {
+  str(text, 'text');
+  if (text === '') return [];
+  if (!text.endsWith('\n')) throw new SyntaxError('a batch ends with a newline');
+  // A JSON line holds no raw line break (JSON escapes them in strings): the lines are the
+  // elements of one array, parsed in one go.
+  const body = text.slice(0, -1);
+  const calls = JSON.parse(`[${body.replaceAll('\n', ',')}]`);
+  let lines = 1;
+  for (let i = body.indexOf('\n'); i !== -1; i = body.indexOf('\n', i + 1)) lines++;
+  if (calls.length !== lines || !calls.every((c) => c !== null && typeof c === 'object' && !Array.isArray(c))) {
+    throw new SyntaxError('a batch is one JSON object per line');
+  }
+  return calls;
+}
+
+/** The levels a batched log line starts with. */
+export const LOG_LINE_LEVELS = ['debug', 'info', 'warn', 'error'];
+
+/**
+ * Batched log lines (what a `BatchHandler`'s `logs` gets: `LEVEL MESSAGE\n` each) as
+ * `[level, message]` pairs, in order. A line break inside a message stays written as the two
+ * characters `\n`, as the component wrote it.
+ * @param {string} text
+ * @returns {Array<[string, string]>}
+ * @throws {TypeError} when `text` is not a string; {SyntaxError} on a line without a known level
+ */
+export function parseLogs(text) {
+  str(text, 'text');
+  const out = [];
+  let start = 0;
+  while (start < text.length) {
+    let end = text.indexOf('\n', start);
+    if (end === -1) end = text.length;
+    if (end > start) {
+      const space = text.indexOf(' ', start);
+      const cut = space === -1 || space > end ? end : space;
+      const level = text.slice(start, cut);
+      if (!LOG_LINE_LEVELS.includes(level)) {
+        throw new SyntaxError(`a batched log line has no level: ${JSON.stringify(text.slice(start, Math.min(end, start + 80)))}`);
+      }
+      out.push([level, cut === end ? '' : text.slice(cut + 1, end)]);
+    }
+    start = end + 1;
+  }
+  return out;
 }

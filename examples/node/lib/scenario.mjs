@@ -3,12 +3,17 @@
 // (exact callbacks in their JSON-lines form, restart directive, next deadline, log fragments).
 // An add/update's `env` is compared as a JSON value (key order aside) with the JSON form of the
 // record the component gave (`envJson`): no list of the record's fields is kept here.
+//
+// Each corpus runs in three forms (`MODES`): per callback (`callbacks`), batched (`batched`: a
+// `BatchHandler`, each call's callbacks as JSON lines written by the component itself, decoded
+// here line by line), and batched with the log lines batched too (`batched-logs`). The same
+// expectations hold for all three.
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { AutoconfigClient, envJson, lines } from './autoconfig.mjs';
+import { AutoconfigClient, envJson, lines, parseLogs } from './autoconfig.mjs';
 import { canonical, hasLoneSurrogate, parse } from './json-raw.mjs';
 
 /** <repo>/tests/scenarios */
@@ -92,6 +97,53 @@ export function recordingHandler(calls, logs) {
     keyExpired: (id, key) => calls.push(lines.keyExpired(id, key)),
     log: (level, message) => logs.push([level, message]),
   };
+}
+
+/** The forms a corpus runs in: per callback, batched, batched with batched log lines. */
+export const MODES = ['callbacks', 'batched', 'batched-logs'];
+
+/**
+ * The handler of a corpus run in `mode` (see MODES), writing each callback's comparable line
+ * into `calls` and each log line into `logs`. Batched, every batch is checked as it arrives: a
+ * non-empty string of JSON lines, each an object the corpus format accepts (unknown fields are
+ * refused), at most one batch per call (`endCall()` resets that count; it returns how many came).
+ * A batch that fails the check throws, which the client turns into a trap: the run fails.
+ * @param {string} mode
+ * @param {string[]} calls
+ * @param {Array<[string, string]>} logs
+ */
+export function modeHandler(mode, calls, logs) {
+  if (mode === 'callbacks') return Object.assign(recordingHandler(calls, logs), { endCall: () => 0 });
+  if (!MODES.includes(mode)) throw new Error(`unknown mode ${JSON.stringify(mode)}; expected one of ${MODES.join(', ')}`);
+  let batches = 0;
+  const handler = {
+    batch: (text) => {
+      batches++;
+      if (typeof text !== 'string' || text === '' || !text.endsWith('\n')) {
+        throw new Error(`a batch is JSON lines ending with a newline, got ${JSON.stringify(String(text).slice(0, 80))}`);
+      }
+      if (batches > 1) throw new Error('two batches for one call');
+      text.slice(0, -1).split('\n').forEach((line, i) => {
+        try {
+          calls.push(expectedLine(parse(line), `batch line ${i}`));
+        } catch (e) {
+          throw new Error(`${e.message}: ${JSON.stringify(line.slice(0, 200))}`);
+        }
+      });
+    },
+    log: (level, message) => logs.push([level, message]),
+    endCall: () => {
+      const n = batches;
+      batches = 0;
+      return n;
+    },
+  };
+  if (mode === 'batched-logs') {
+    handler.logs = (text) => {
+      for (const pair of parseLogs(text)) logs.push(pair);
+    };
+  }
+  return handler;
 }
 
 /** An expected callback, decoded and turned into its comparable line. */
@@ -194,13 +246,14 @@ function dataText(step) {
 }
 
 /**
- * Runs a scenario on a fresh instance of the component. Returns the list of mismatches (empty
- * when it passed); throws on a malformed step or a trap, as the Rust runner fails.
+ * Runs a scenario on a fresh instance of the component, per callback or batched (`mode`, see
+ * MODES). Returns the list of mismatches (empty when it passed); throws on a malformed step or a
+ * trap, as the Rust runner fails.
  */
-export function runScenario(component, scenario) {
+export function runScenario(component, scenario, mode = 'callbacks') {
   const calls = [];
   const logs = [];
-  const handler = recordingHandler(calls, logs);
+  const handler = modeHandler(mode, calls, logs);
   const client = new AutoconfigClient(component, handler);
   if (scenario.settings) client.configure(scenario.settings);
   const errors = [];
@@ -231,6 +284,7 @@ export function runScenario(component, scenario) {
     } else {
       throw new Error(`step ${index}: give exactly one of \`event\` and \`tick\``);
     }
+    handler.endCall();
     const actual = calls.splice(0);
     const expected = step.expect.calls;
     if (actual.length !== expected.length || actual.some((l, i) => l !== expected[i])) {

@@ -18,6 +18,23 @@ export function createLogger(minLevel: HostLevel, write: (line: string) => void)
 /** A one-line description of a fetch or body-read failure, for `onClosed`. */
 export function describeFailure(e: unknown): string;
 
+/** What {@link nodeFetch} resolves with: the part of a fetch `Response` that `runStream` reads. */
+export interface NodeFetchResponse {
+  status: number;
+  headers: { get(name: string): string | null };
+  body: AsyncIterable<Uint8Array> & { cancel(): Promise<void> };
+}
+
+/**
+ * The subset of `fetch` that {@link runStream} uses, over node:http/https: `GET` with these
+ * headers, no redirect followed, no decompression, no pooling, and no timer of its own (the global
+ * `fetch` keeps one ticking about twice a second while a body is open). Give it as `hooks.fetch`.
+ */
+export function nodeFetch(
+  url: string,
+  init?: { headers?: Array<[string, string]> | undefined; signal?: AbortSignal | undefined },
+): Promise<NodeFetchResponse>;
+
 /** Hooks and I/O settings of {@link runStream}. */
 export interface RunHooks {
   /** Sent as `User-Agent` with every request. */
@@ -29,8 +46,8 @@ export interface RunHooks {
   afterCall?: ((step: Step | null) => void) | undefined;
   /** Aborting it closes everything; the run then resolves with `{ stop: null }`. */
   signal?: AbortSignal | undefined;
-  /** The `fetch` to use (default: the global one). */
-  fetch?: typeof fetch | undefined;
+  /** The `fetch` to use (default: the global one; {@link nodeFetch} sets no timers). */
+  fetch?: typeof fetch | typeof nodeFetch | undefined;
 }
 
 /**

@@ -4,6 +4,9 @@
 // retry:, backoff, redirects, status and content-type policy, size limit, read timeout) is the
 // component's; nothing here keeps protocol state.
 
+import http from 'node:http';
+import https from 'node:https';
+
 /** setTimeout holds at most ~24.8 days; a longer deadline just wakes early (harmless). */
 const MAX_TIMEOUT = 2 ** 31 - 1;
 
@@ -31,6 +34,65 @@ export function describeFailure(e) {
   const cause = e?.cause;
   const text = cause?.message || cause?.code || e?.message || String(e);
   return String(text).replace(/\s+/g, ' ').slice(0, 200) || 'connection failed';
+}
+
+/**
+ * The subset of `fetch` that `runStream` uses, over node:http and node:https: `GET` with these
+ * headers, no redirect followed (a 3xx comes back as it is), no decompression (no
+ * `Accept-Encoding` is sent), no connection pooling, and no timer of its own: the global `fetch`
+ * (undici) keeps a timer ticking about twice a second while a response body is open, which wakes
+ * an idle host for nothing (the component owns the read timeout). The response has `status`,
+ * `headers.get(name)` and a `body` that is an async iterable of Uint8Array chunks with `cancel()`.
+ * @param {string} url an http: or https: URL
+ * @param {{headers?: Array<[string, string]>, signal?: AbortSignal}} [init]
+ */
+export function nodeFetch(url, init = {}) {
+  const { headers = [], signal } = init;
+  return new Promise((resolve, reject) => {
+    let u;
+    try {
+      u = new URL(url);
+    } catch (e) {
+      reject(new TypeError(`invalid URL ${JSON.stringify(String(url).slice(0, 200))}`, { cause: e }));
+      return;
+    }
+    const mod = u.protocol === 'https:' ? https : u.protocol === 'http:' ? http : null;
+    if (!mod) {
+      reject(new TypeError(`unsupported protocol ${JSON.stringify(u.protocol)}`));
+      return;
+    }
+    const fields = {}; // in order; node:http adds Host (and Connection) itself
+    for (const [name, value] of headers) fields[name] = value;
+    let req;
+    try {
+      req = mod.request(u, { method: 'GET', headers: fields, agent: false, signal });
+    } catch (e) {
+      reject(e); // e.g. a header value with a line break
+      return;
+    }
+    req.on('error', reject);
+    req.on('response', (res) => {
+      // Errors reach the reader through the async iterator; this listener only keeps one that
+      // comes while nobody iterates (after an abort, say) from being an uncaught exception.
+      res.on('error', () => {});
+      resolve({
+        status: res.statusCode,
+        headers: {
+          get: (name) => {
+            const v = res.headers[String(name).toLowerCase()];
+            return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
+          },
+        },
+        body: {
+          [Symbol.asyncIterator]: () => res[Symbol.asyncIterator](),
+          cancel: async () => {
+            res.destroy();
+          },
+        },
+      });
+    });
+    req.end();
+  });
 }
 
 /**

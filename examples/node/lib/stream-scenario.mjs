@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 
 import { LOG_LEVELS, StreamClient, StreamOptionsError } from './autoconfig.mjs';
 import { hasLoneSurrogate, parse } from './json-raw.mjs';
-import { absent, corpusFiles, expectedLine, fields, int, recordingHandler, string, u64 } from './scenario.mjs';
+import { absent, corpusFiles, expectedLine, fields, int, modeHandler, string, u64 } from './scenario.mjs';
 
 /** <repo>/tests/streams */
 export const STREAMS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../tests/streams');
@@ -208,16 +208,18 @@ const sameRequest = (a, b) =>
     a.headers.every(([n, v], i) => n === b.headers[i][0] && v === b.headers[i][1]));
 
 /**
- * Runs a case on a fresh instance of the component. Returns every mismatch (empty: passed);
- * throws on a trap or a refused argument, as the Rust runner fails.
+ * Runs a case on a fresh instance of the component, per callback or batched (`mode`: one of
+ * `MODES` of scenario.mjs). Returns every mismatch (empty: passed); throws on a trap or a
+ * refused argument, as the Rust runner fails.
  * @param {import('./autoconfig.mjs').Component} component
  * @param {ReturnType<typeof decodeStreamCase>} c
+ * @param {string} [mode]
  * @returns {string[]}
  */
-export function runStreamCase(component, c) {
+export function runStreamCase(component, c, mode = 'callbacks') {
   const calls = [];
   const logs = [];
-  const handler = recordingHandler(calls, logs);
+  const handler = modeHandler(mode, calls, logs);
   const settings = { logLevel: c.logLevel };
   if (c.maxMessageBytes !== null) settings.maxMessageBytes = c.maxMessageBytes;
   const client = new StreamClient(component, handler, settings);
@@ -225,6 +227,7 @@ export function runStreamCase(component, c) {
   c.steps.forEach(({ action, expect }, index) => {
     calls.length = 0;
     logs.length = 0;
+    handler.endCall();
     const where = `step ${index} (${action.kind})`;
     let got;
     try {

@@ -7,6 +7,9 @@ import {
   StreamOptionsError,
   TrapError,
   jsonLinesHandler,
+  parseBatch,
+  parseLogs,
+  type BatchHandler,
   type CallLine,
   type Directive,
   type EnvironmentJson,
@@ -122,3 +125,15 @@ onEvent('patch', JSON.stringify({ path: '/environments/e1', data: env('e1', 2, 1
 onEvent('patch', JSON.stringify({ path: '/environments/e2', data: env('e2', 2, 250) }));
 onEvent('reconnect', '');
 onEvent('put', '{"path":"/","data":');
+
+// Batched: one string of JSON lines per call (and, with `logs`, one of log lines).
+const batches: string[] = [];
+const logLines: Array<[string, string]> = [];
+const batchHandler: BatchHandler = {
+  batch: (lines: string) => batches.push(lines),
+  logs: (lines: string) => logLines.push(...parseLogs(lines)),
+};
+const batched = new AutoconfigClient(component, batchHandler);
+batched.onEvent('put', JSON.stringify({ path: '/', data: { environments: { e1: env('e1', 1) } } }), BigInt(Date.now()));
+const calls: CallLine[] = batches.flatMap((b) => parseBatch(b));
+print('batched', batches.length, calls.map((c) => c.op).join(' '), logLines.some(([level]) => level === 'info') ? 'logs' : 'no logs');

@@ -11,6 +11,7 @@ const readme = readFileSync(here('README.md'), 'utf8');
 
 for (const [file, expected] of [
   ['embed.mjs', /^add e1 e1-new\nadd e2 e2-new\nready\nexpired e1 e1-old\nexpired e2 e2-old\n$/],
+  ['embed-batch.mjs', /^\{"op":"add","env":\{"envId":"e1",[^\n]*\}\}\n\{"op":"ready"\}\ndelete ready\n$/],
   ['embed-stream.mjs', /^GET https:\/\/stream\.example\/relay_auto_config Authorization, Accept, Cache-Control\n\{"op":"add","env":\{"envId":"e1",[^\n]*\}\}\n\{"op":"ready"\}\nreconnect in \d+ ms\n$/],
 ]) {
   test(`${file} runs and is in the README verbatim`, { timeout: 30_000 }, async () => {

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 
 import { Component } from '../lib/autoconfig.mjs';
 import { componentPath } from '../scripts/transpile.mjs';
-import { CORPUS_DIR, corpusFiles, decodeScenario, loadScenario, runScenario } from '../lib/scenario.mjs';
+import { CORPUS_DIR, MODES, corpusFiles, decodeScenario, loadScenario, runScenario } from '../lib/scenario.mjs';
 
 const files = corpusFiles();
 const component = await Component.load();
@@ -22,11 +22,14 @@ test('the corpus is not empty', () => {
   assert.ok(files.length > 0, `no scenario files in ${CORPUS_DIR}`);
 });
 
-for (const file of files) {
-  test(`scenario ${basename(file)}`, () => {
-    const errors = runScenario(component, loadScenario(file));
-    assert.deepEqual(errors, [], errors.join('\n'));
-  });
+// Each file per callback and batched (with log lines one by one, and batched too).
+for (const mode of MODES) {
+  for (const file of files) {
+    test(`scenario ${basename(file)} (${mode})`, () => {
+      const errors = runScenario(component, loadScenario(file), mode);
+      assert.deepEqual(errors, [], errors.join('\n'));
+    });
+  }
 }
 
 test('runner: an env compares as a JSON value (key order is free; a wrong, missing or extra field is reported)', () => {

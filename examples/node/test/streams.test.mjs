@@ -5,6 +5,7 @@ import { basename } from 'node:path';
 import { test } from 'node:test';
 
 import { Component } from '../lib/autoconfig.mjs';
+import { MODES } from '../lib/scenario.mjs';
 import { STREAMS_DIR, decodeStreamCase, loadStreamCase, runStreamCase, streamFiles } from '../lib/stream-scenario.mjs';
 
 const files = streamFiles();
@@ -14,11 +15,14 @@ test('the stream corpus is not empty', () => {
   assert.ok(files.length > 0, `no stream case files in ${STREAMS_DIR}`);
 });
 
-for (const file of files) {
-  test(`stream case ${basename(file)}`, () => {
-    const errors = runStreamCase(component, loadStreamCase(file));
-    assert.deepEqual(errors, [], errors.join('\n'));
-  });
+// Each case per callback and batched (with log lines one by one, and batched too).
+for (const mode of MODES) {
+  for (const file of files) {
+    test(`stream case ${basename(file)} (${mode})`, () => {
+      const errors = runStreamCase(component, loadStreamCase(file), mode);
+      assert.deepEqual(errors, [], errors.join('\n'));
+    });
+  }
 }
 
 const CONNECT = {
@@ -67,4 +71,20 @@ test('runner: malformed cases are refused with the place named', () => {
   refuse({ name: 'x', steps: [{ response: { status: 70000 }, now: 1 }] }, /status: expected an integer/);
   refuse({ name: 'x', options: { key: 'k', seed: 1 }, steps: [] }, /options: unknown field `seed`/);
   refuse({ name: 'x', steps: [{ start: 1, expect: { stop: 'bored' } }] }, /stop: expected null or "invalid-key"/);
+});
+
+test('runner, batched: a wrong expectation is reported in every form', () => {
+  const bad = {
+    name: 'runner check (batched)',
+    steps: [
+      { start: 1000, expect: { connect: CONNECT, nextDeadline: 301000 } },
+      { response: { status: 200, contentType: 'text/event-stream' }, now: 1010, expect: { nextDeadline: 301010 } },
+      { body: 'event: put\ndata: {"path":"/","data":{"environments":{}}}\n\n', now: 1020, expect: { calls: [], nextDeadline: 301020 } },
+    ],
+  };
+  for (const mode of MODES) {
+    const errors = runStreamCase(component, decodeStreamCase(JSON.stringify(bad)), mode);
+    assert.equal(errors.length, 1, `${mode}: ${errors.join('\n')}`);
+    assert.match(errors[0], /^step 2 \(body\): callbacks differ/);
+  }
 });

@@ -1,4 +1,4 @@
-// expect TS2741: a handler must have addEnvironment
+// expect TS2345: a handler must have addEnvironment (or be a BatchHandler, with batch)
 import { AutoconfigClient, type Component } from 'relay-autoconfig';
 declare const component: Component;
 new AutoconfigClient(component, {
