@@ -9,18 +9,25 @@ use std::io::Write;
 use autoconfig_runtime::{EnvironmentParams, Handler};
 pub use relay_autoconfig_types::CallLine;
 
-/// A [`Handler`] that writes each callback as one JSON line and flushes it at once; component
-/// logs go to `tracing`.
+/// A [`Handler`] that writes each callback as one JSON line; component logs go to `tracing`.
+/// The lines of one call into the component are written together, in one write and one flush,
+/// when the call ends ([`Handler::end_of_call`]): a `put` of 10,000 environments is one write,
+/// not 10,000, and a reader never sees half a line.
 #[derive(Debug)]
 pub struct JsonLines<W: Write + Send + 'static> {
     out: W,
+    pending: Vec<u8>,
     failed: bool,
 }
 
 impl<W: Write + Send + 'static> JsonLines<W> {
     /// Writes to `out` (stdout for `autoconfig-host`).
     pub fn new(out: W) -> Self {
-        JsonLines { out, failed: false }
+        JsonLines {
+            out,
+            pending: Vec::new(),
+            failed: false,
+        }
     }
 
     /// The writer.
@@ -29,13 +36,19 @@ impl<W: Write + Send + 'static> JsonLines<W> {
     }
 
     fn emit(&mut self, line: CallLine) {
-        let mut text = line.to_json();
-        text.push('\n');
-        // One write of the whole line, then a flush: a reader never sees half a line.
+        line.write_line(&mut self.pending);
+    }
+
+    /// Writes and flushes the lines not written yet (the driver does this after every call).
+    pub fn flush(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
         let result = self
             .out
-            .write_all(text.as_bytes())
+            .write_all(&self.pending)
             .and_then(|()| self.out.flush());
+        self.pending.clear();
         if let Err(e) = result {
             if !self.failed {
                 tracing::error!("cannot write handler output: {e}");
@@ -48,6 +61,10 @@ impl<W: Write + Send + 'static> JsonLines<W> {
 impl<W: Write + Send + 'static> Handler for JsonLines<W> {
     fn output_broken(&self) -> bool {
         self.failed
+    }
+
+    fn end_of_call(&mut self) {
+        self.flush();
     }
 
     fn add_environment(&mut self, params: EnvironmentParams) {

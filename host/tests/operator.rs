@@ -132,7 +132,9 @@ fn sigterm_while_compiling_is_a_clean_exit() {
 
 #[test]
 fn sigterm_with_a_stalled_stdout_reader_exits_promptly() {
-    // A put big enough to fill the pipe (about 1.5 MB of JSON lines); nobody reads stdout.
+    // A put big enough to fill the pipes (about 1.5 MB of JSON lines, 4,000 log lines); nobody
+    // reads stdout or stderr (the output of a call is written when the call ends, so the host
+    // blocks first on its log lines, then on its output).
     let envs: Vec<(String, i64)> = (0..4000).map(|i| (format!("env-{i:05}"), 1)).collect();
     let refs: Vec<(&str, i64)> = envs.iter().map(|(id, v)| (id.as_str(), *v)).collect();
     let (_rt, server) = serve(vec![Reply::sse(vec![send(put(&refs))])]);

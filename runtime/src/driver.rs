@@ -233,6 +233,19 @@ impl<H: Handler> Driver<H> {
         data_len: usize,
         f: impl FnOnce(&Autoconfig, &mut Store<HostState<H>>) -> wasmtime::Result<T>,
     ) -> Result<T, Error> {
+        let result = self.call_once(data_len, f);
+        if let Some(store) = self.store.as_mut() {
+            store.data_mut().handler.end_of_call();
+        }
+        result
+    }
+
+    /// [`Driver::call`] before the handler hears that the call ended.
+    fn call_once<T>(
+        &mut self,
+        data_len: usize,
+        f: impl FnOnce(&Autoconfig, &mut Store<HostState<H>>) -> wasmtime::Result<T>,
+    ) -> Result<T, Error> {
         self.ensure_instance()?;
         let fuel = self.fuel(data_len);
         let (Some(instance), Some(store)) = (self.instance.as_ref(), self.store.as_mut()) else {

@@ -20,6 +20,9 @@ pub trait Handler: Send + 'static {
     /// environments added or updated since the reset, drop every other. The default does
     /// nothing but the error log the driver writes.
     fn reset(&mut self) {}
+    /// A call into the component ended (successfully or with a trap), after all its callbacks:
+    /// a handler that buffers its output writes it here. The default does nothing.
+    fn end_of_call(&mut self) {}
     /// Whether the handler's output is gone for good (e.g. the reader of stdout went away): the
     /// `autoconfig-host` runner then stops with its documented exit code. The default is never.
     fn output_broken(&self) -> bool {

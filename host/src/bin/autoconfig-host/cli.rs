@@ -15,7 +15,7 @@ use tracing_subscriber::EnvFilter;
 
 /// What `--help` adds after the options: the stdout contract, the exit codes, and `serve`.
 const AFTER_HELP: &str = "\
-STDOUT carries one JSON object per line, flushed at once, and nothing else:
+STDOUT carries one JSON object per line, flushed after each chunk of the stream, and nothing else:
   {\"op\":\"add\",\"env\":ENV}  {\"op\":\"update\",\"env\":ENV}  {\"op\":\"delete\",\"envId\":ID}
   {\"op\":\"ready\"}  {\"op\":\"key-expired\",\"envId\":ID,\"oldKey\":KEY}
   {\"op\":\"reset\"} (the state was lost: reconcile at the next ready)

@@ -51,17 +51,27 @@ impl Signals {
 }
 
 /// After the first shutdown signal, gives the shutdown `grace` to finish, then exits with 0
-/// anyway: the runner may be stuck writing to a stdout nobody reads (its thread blocked in the
-/// write), and a supervisor's stop must not hang on it. Runs on the runtime's worker threads.
+/// anyway: the runner may be stuck writing to a stdout or a stderr nobody reads (its thread
+/// blocked in the write), and a supervisor's stop must not hang on it. Runs on the runtime's
+/// worker threads. The warning it logs first may itself block on a full stderr: it gets
+/// [`WARNING_WAIT`] on a thread of its own, then the process exits regardless.
 pub fn exit_if_shutdown_stalls(grace: std::time::Duration) {
     let mut signals = Signals::install();
     tokio::spawn(async move {
         signals.wait().await;
         tokio::time::sleep(grace).await;
-        tracing::warn!(
-            "The shutdown did not finish within {} s (is stdout blocked?); exiting now: the last output line may be incomplete and the state file was not saved",
-            grace.as_secs()
-        );
+        let (logged, wait) = std::sync::mpsc::channel();
+        let secs = grace.as_secs();
+        std::thread::spawn(move || {
+            tracing::warn!(
+                "The shutdown did not finish within {secs} s (is stdout or stderr blocked?); exiting now: the last output line may be incomplete and the state file was not saved"
+            );
+            let _ = logged.send(());
+        });
+        let _ = wait.recv_timeout(WARNING_WAIT);
         std::process::exit(0);
     });
 }
+
+/// How long the stalled-shutdown warning may take to write before the process exits anyway.
+const WARNING_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
