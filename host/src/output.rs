@@ -18,6 +18,7 @@ pub struct JsonLines<W: Write + Send + 'static> {
     out: W,
     pending: Vec<u8>,
     failed: bool,
+    after_call: Option<fn()>,
 }
 
 impl<W: Write + Send + 'static> JsonLines<W> {
@@ -27,7 +28,15 @@ impl<W: Write + Send + 'static> JsonLines<W> {
             out,
             pending: Vec::new(),
             failed: false,
+            after_call: None,
         }
+    }
+
+    /// Also runs `hook` when a call into the component ended, after writing its lines
+    /// (`autoconfig-host` writes the call's held-back log lines there).
+    pub fn after_each_call(mut self, hook: fn()) -> Self {
+        self.after_call = Some(hook);
+        self
     }
 
     /// The writer.
@@ -65,6 +74,9 @@ impl<W: Write + Send + 'static> Handler for JsonLines<W> {
 
     fn end_of_call(&mut self) {
         self.flush();
+        if let Some(hook) = self.after_call {
+            hook();
+        }
     }
 
     fn add_environment(&mut self, params: EnvironmentParams) {

@@ -161,6 +161,14 @@ fn stop_with_signal(signal: &str) {
         host.stdout().contains(r#"{"op":"ready"}"#)
     });
     assert!(ready, "the host got the put; stderr:\n{}", host.stderr());
+    // The component's log lines of the put are held until its call ends, then written: they
+    // are there while the host runs, not only at its exit.
+    let logged = poll_until_blocking(CHILD_DEADLINE, || {
+        let stderr = host.stderr();
+        stderr.contains("Added environment a") && stderr.contains("Added environment b")
+    });
+    assert!(logged, "the put's log lines: stderr:\n{}", host.stderr());
+    assert!(host.running(), "still connected");
     let pid = host.pid().to_string();
     let killed = Command::new("kill")
         .args([signal, &pid])

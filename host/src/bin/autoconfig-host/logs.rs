@@ -1,5 +1,7 @@
 //! stderr's log lines: a `tracing` subscriber (text or JSON) on a writer that never fails.
 
+use std::io::Write;
+
 use tracing_subscriber::EnvFilter;
 
 use crate::cli::LogFormat;
@@ -8,7 +10,7 @@ use crate::cli::LogFormat;
 pub fn init(filter: &str, format: LogFormat) {
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
-        .with_writer(|| LogWriter)
+        .with_writer(LogWriters)
         .with_env_filter(filter)
         .with_target(false);
     match format {
@@ -32,18 +34,76 @@ pub fn component_log_level() -> autoconfig_host::Level {
     }
 }
 
+/// Makes the [`LogWriter`] of each log line: held back when the line comes from the component
+/// (target `autoconfig`), written at once otherwise.
+struct LogWriters;
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogWriters {
+    type Writer = LogWriter;
+
+    fn make_writer(&'a self) -> LogWriter {
+        LogWriter { hold: false }
+    }
+
+    fn make_writer_for(&'a self, meta: &tracing::Metadata<'_>) -> LogWriter {
+        LogWriter {
+            hold: meta.target() == "autoconfig",
+        }
+    }
+}
+
+thread_local! {
+    /// The component's log lines of the call in progress on this thread, not written yet.
+    static HELD: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Held lines are written early past this size, so that a huge call cannot hold much memory.
+const MAX_HELD: usize = 1 << 20;
+
+/// Writes the component's log lines of the call that just ended in one write (the handler calls
+/// this after every call into the component): a put of 10,000 environments logs 10,000 lines,
+/// one write instead of 10,000.
+pub fn release_held() {
+    let held = HELD.try_with(|h| std::mem::take(&mut *h.borrow_mut()));
+    if let Ok(bytes) = held
+        && !bytes.is_empty()
+    {
+        let _ = std::io::stderr().write_all(&bytes);
+    }
+}
+
 /// stderr for the logs, never failing: a reader that closed stderr must not crash the host
 /// (tracing-subscriber reports a failed write with `eprintln!`, which panics on a closed pipe).
-struct LogWriter;
+/// A component line is held until the call ends ([`release_held`]).
+struct LogWriter {
+    hold: bool,
+}
 
-impl std::io::Write for LogWriter {
+impl Write for LogWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let _ = std::io::stderr().write_all(buf);
+        let held = self.hold
+            && HELD
+                .try_with(|h| {
+                    let mut h = h.borrow_mut();
+                    h.extend_from_slice(buf);
+                    h.len() > MAX_HELD
+                })
+                .map(|full| {
+                    if full {
+                        release_held();
+                    }
+                })
+                .is_ok();
+        if !held {
+            let _ = std::io::stderr().write_all(buf);
+        }
         Ok(buf.len())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        let _ = std::io::stderr().flush();
+        if !self.hold {
+            let _ = std::io::stderr().flush();
+        }
         Ok(())
     }
 }

@@ -135,7 +135,10 @@ async fn async_main(cli: Cli) -> ExitCode {
             return ExitCode::from(3);
         }
     };
-    let mut driver = match Driver::new(&wasm, JsonLines::new(std::io::stdout())) {
+    let mut driver = match Driver::new(
+        &wasm,
+        JsonLines::new(std::io::stdout()).after_each_call(logs::release_held),
+    ) {
         Ok(d) => d,
         Err(e) => return usage(&format!("--component: {}", one_line(&report(&e)))),
     };
