@@ -885,7 +885,7 @@ def write_doc(args, v: dict, v_end: dict, cargo: dict, results: dict, names: lis
         a(f"| {short_label(name)} | "
           + (f"{issue[0]:,} / {issue[1]:,}" if issue else "n/a") + " | "
           + (f"{prev[0]:,} / {prev[1]:,}" if prev else "n/a") + " | "
-          + f"{fmt_ms(now['put'].get(10000))} / {fmt_ms(now['patches'])} |")
+          + f"{fmt_ms(now['put'].get(10000)).removesuffix(' ms')} / {fmt_ms(now['patches']).removesuffix(' ms')} |")
     a("| component / native, criterion: put into an empty state / unchanged | 2.6x / 1.9x | "
       + PREVIOUS["ratios"] + " | "
       + " / ".join(f"{r['ratio']:.2f}x" if r["ratio"] else "n/a"
