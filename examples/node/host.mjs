@@ -14,7 +14,8 @@
 //
 // Environment: AUTO_CONFIG_KEY, STREAM_URI (default https://stream.launchdarkly.com), LOG_LEVEL.
 // Exit codes: 0 on SIGINT/SIGTERM, 1 when the key is refused (401/403) at the first connection,
-// 2 on bad usage, 3 when the component cannot even start.
+// 2 on bad usage, 3 when the component cannot even start or stdout is closed (the reader went
+// away), as for autoconfig-host.
 
 import { existsSync, readFileSync } from 'node:fs';
 import v8 from 'node:v8';
@@ -91,6 +92,18 @@ for (const flag of WASM_FLAGS.split(' ').filter(Boolean)) v8.setFlagsFromString(
 const coreModules = Component.compileCoreModules(outDir).catch(() => null);
 
 const log = createLogger(logLevel, (line) => process.stderr.write(line));
+// A reader that went away (EPIPE) or a failing stdout: one line and exit 3, never an unhandled
+// 'error' event (a stack trace and exit 1, the code of a refused key).
+process.stdout.on('error', (e) => {
+  if (ended) return;
+  log('error', `cannot write to stdout (${e?.code ?? e?.message ?? e}): exiting`);
+  ended = true;
+  if (worker) unwatch(worker.w);
+  worker?.w.terminate();
+  worker = null;
+  process.exitCode = 3;
+  process.stderr.write('', () => process.exit(3));
+});
 let worker = null;
 let failures = 0; // workers replaced so far: the next one's priorFailures
 let lastEventId = null; // the stream's latest event id: the next one's lastEventId

@@ -409,3 +409,21 @@ test('bad usage exits 2 with a one-line reason', T, async () => {
     noKey.kill();
   }
 });
+
+test('a closed stdout (the reader went away) is exit 3 with one line, not a stack trace', T, async () => {
+  const srv = await server((n, req, res) => {
+    sse(res);
+    res.write(`event: put\ndata: ${JSON.stringify({ path: '/', data: { environments: { a: env('a', 1), b: env('b', 1) } } })}\n\n`);
+  });
+  const host = runHost(srv.uri);
+  host.child.stdout.destroy(); // before the first line
+  try {
+    const [code] = await host.exited();
+    assert.equal(code, 3, host.stderr);
+  } finally {
+    host.kill();
+    await srv.close();
+  }
+  assert.match(host.stderr, /cannot write to stdout/);
+  assert.doesNotMatch(host.stderr, /\n\s+at /, 'no stack trace');
+});

@@ -233,8 +233,9 @@ def parse_batch(text: str) -> list[dict[str, Any]]:
     """The callbacks of a batch as dicts, one per line, in order: ``{"op": "add", "env": {...}}``
     (the env with its camelCase JSON names, as in the line), ``{"op": "update", ...}``,
     ``{"op": "delete", "envId": ...}``, ``{"op": "ready"}``, ``{"op": "key-expired", "envId":
-    ..., "oldKey": ...}``."""
-    return [json.loads(line) for line in text.splitlines() if line]
+    ..., "oldKey": ...}``. Lines end with ``"\\n"`` only: a name may hold U+2028, U+0085 and other
+    characters that ``str.splitlines`` would also cut at."""
+    return [json.loads(line) for line in text.split("\n") if line]
 
 
 #: Receives one call's log lines (see ``batch_logs=``): one non-empty string per call that
@@ -267,7 +268,9 @@ def split_utf8(data: bytes) -> tuple[Optional[str], bytes]:
     """``data`` (body bytes) cut after its last whole UTF-8 character: ``(text, tail)``, where
     ``text`` is every whole character and ``tail`` the incomplete character ``data`` ends with
     (at most 3 bytes, to be put in front of the next chunk), or ``(None, b"")`` when ``data``
-    holds bytes that can never be UTF-8 (send them as bytes). The same strict UTF-8 as the
+    holds bytes that can never be UTF-8 (send them as bytes). A tail that could never become
+    valid (say a surrogate's first two bytes) is still held back as a tail: it reaches the
+    component unchanged with the next chunk or at the close, as bytes. The same strict UTF-8 as the
     component's (no surrogates, no overlong forms, nothing over U+10FFFF), so ``text`` encodes
     back to exactly ``data[:len(data) - len(tail)]``."""
     decoder = _Utf8Decoder("strict")

@@ -17,7 +17,8 @@ they are UTF-8. All component calls happen on the main thread.
 
 Environment: AUTO_CONFIG_KEY, STREAM_URI (default https://stream.launchdarkly.com), LOG_LEVEL,
 AUTOCONFIG_COMPONENT. Exit codes: 0 on SIGINT/SIGTERM, 1 when the key is refused (401/403) at the
-first connection, 2 on bad usage, 3 when the component cannot even start.
+first connection, 2 on bad usage, 3 when the component cannot even start or stdout is closed (the
+reader went away), as for autoconfig-host.
 """
 
 from __future__ import annotations
@@ -201,18 +202,31 @@ class Host:
         sys.stderr.write("".join(errs))
         sys.stderr.flush()
 
+    #: Set when a write to stdout failed (the reader went away): the run ends with exit 3 after
+    #: the current call, instead of the failure passing for a trap inside the batch sink.
+    output_closed = False
+
     @staticmethod
     def write(text: str) -> None:
         """JSON lines (each ending with a newline) on stdout, in one write, flushed, as UTF-8."""
+        if Host.output_closed:
+            return
         out = sys.stdout
         buf = getattr(out, "buffer", None)
-        if buf is None:
-            out.write(text)
-            out.flush()
-        else:
-            out.flush()  # (nothing else writes to stdout; cheap when empty)
-            buf.write(text.encode("utf-8"))
-            buf.flush()
+        try:
+            if buf is None:
+                out.write(text)
+                out.flush()
+            else:
+                out.flush()  # (nothing else writes to stdout; cheap when empty)
+                buf.write(text.encode("utf-8"))
+                buf.flush()
+        except (OSError, ValueError):  # EPIPE, a closed or failing stdout
+            Host.output_closed = True
+            try:  # so that the interpreter's exit does not trip on it again
+                os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
+            except (OSError, ValueError):
+                pass
 
     def _on_signal(self, _signum: int, _frame: Any) -> None:
         self.stopping = True
@@ -251,6 +265,9 @@ class Host:
                 self.log("error", f"invalid option: {e}")
                 return 2
             while step.stop is None:
+                if Host.output_closed:
+                    self.log("error", "cannot write to stdout (the reader went away): exiting")
+                    return 3
                 if step.disconnect:
                     self._close()
                 if step.connect is not None:

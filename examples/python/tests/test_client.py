@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from relay_autoconfig import AutoconfigClient, JsonLinesHandler, Limits, Runtime, Trap
+from relay_autoconfig import AutoconfigClient, JsonLinesHandler, Limits, Runtime, Trap, parse_batch
 from relay_autoconfig.component import component_path
 
 
@@ -172,3 +172,22 @@ def test_a_wrong_argument_raises_and_leaves_the_state_intact(runtime, name, args
     # The same instance still knows a and b: a put of b and c deletes a and adds c, nothing more.
     client.on_event("put", put(["b", "c"]), 1001)
     assert [summary(l) for l in out] == ["add c", "delete a", "ready"]
+
+
+def test_parse_batch_keeps_names_with_unicode_line_separators(runtime):
+    # serde_json writes U+2028, U+2029 and U+0085 raw inside strings; only "\n" ends a line.
+    name = "Team\u2028A\u2029B\u0085C\x1cD"
+    data = json.dumps({"path": "/", "data": {"environments": {"e1": {
+        "envId": "e1", "envKey": "k", "envName": name, "mobKey": "m", "projKey": "p",
+        "projName": "P", "sdkKey": {"value": "sdk-1"}, "version": 1}}}})
+    batches: list[str] = []
+
+    class Logs:
+        def log(self, level, message):
+            pass
+
+    client = AutoconfigClient(runtime, Logs(), batch=batches.append)
+    client.on_event("put", data, 1_800_000_000_000)
+    calls = parse_batch("".join(batches))
+    assert [c["op"] for c in calls] == ["add", "ready"]
+    assert calls[0]["env"]["envName"] == name

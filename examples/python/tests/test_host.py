@@ -389,3 +389,28 @@ def test_no_key_exits_2():
         assert "no key" in host.stderr
     finally:
         host.kill()
+
+
+def test_a_closed_stdout_is_exit_3_with_one_line_and_no_traceback():
+    def script(n, h):
+        h.sse()
+        h.send(put("a", "b"))
+        h.hold()
+
+    srv = Server(script)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "relay_autoconfig.host", "--stream-uri", srv.uri + "/"],
+        cwd=HERE, env={**os.environ, "AUTO_CONFIG_KEY": KEY},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        proc.stdout.close()  # the reader went away before the first line
+        _, err = proc.communicate(timeout=WAIT)
+        assert proc.returncode == 3, err
+        assert "cannot write to stdout" in err
+        assert "Traceback" not in err and "trapped" not in err, err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(WAIT)
+        srv.close()
