@@ -691,9 +691,11 @@ report` names the component's functions), and cProfile / `node --cpu-prof` in Py
   the pre-scan of the JSON (`go_scan`, byte by byte) 5 %. Fixed: a word-at-a-time `memcmp`
   (`guest/src/memcmp.rs`, installed as the wasm build's `memcmp`/`bcmp`), two lookups per ID
   (one ordered walk of both maps for the put's size and what it forgets), strings scanned 8 bytes
-  at a time, printable ASCII logged in one piece, one reused log buffer. Component put: 61 -> about
-  41 ms; unchanged put: 27 -> about 19 ms (the native core also got faster: 17.4 -> 15.7 ms with
-  formatted logs, and 13.5 -> 11.3 ms).
+  at a time, printable ASCII logged in one piece, one reused log buffer. In criterion, before:
+  component 61.3 ms against native 17.4 ms (3.53x) for the put into an empty state, 27.4 against
+  13.5 ms (2.03x) unchanged, the native side not formatting its logs; after (two runs at
+  2026-11-30 18:53 and 18:58 UTC, both formatting): 40.3-41.9 against 17.0 ms (2.37-2.46x) and
+  19.7-21.3 against 13.0-13.2 ms (1.51-1.61x).
 - **What is left, and why the 1.5x / 1.3x targets are not met.** In the last profile about two
   thirds of the put runs in the component and one third in the host: lifting each record's eight
   strings, the recovery copy (about 3 ms; recovery off: 39.6 vs 42.6 ms), one `wasi:logging` call

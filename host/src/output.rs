@@ -21,6 +21,9 @@ pub struct JsonLines<W: Write + Send + 'static> {
     after_call: Option<fn()>,
 }
 
+/// The largest output buffer kept between calls.
+const MAX_KEPT_CAPACITY: usize = 64 * 1024;
+
 impl<W: Write + Send + 'static> JsonLines<W> {
     /// Writes to `out` (stdout for `autoconfig-host`).
     pub fn new(out: W) -> Self {
@@ -57,7 +60,12 @@ impl<W: Write + Send + 'static> JsonLines<W> {
             .out
             .write_all(&self.pending)
             .and_then(|()| self.out.flush());
-        self.pending.clear();
+        // A large call's buffer (a put of 10,000 environments: 4 MB) is not kept for the next.
+        if self.pending.capacity() > MAX_KEPT_CAPACITY {
+            self.pending = Vec::new();
+        } else {
+            self.pending.clear();
+        }
         if let Err(e) = result {
             if !self.failed {
                 tracing::error!("cannot write handler output: {e}");
