@@ -216,11 +216,7 @@ impl<H: Handler> Driver<H> {
             .call_configure(&mut *store, self.settings)
             .map_err(|e| Error::Instantiate(e.into()))?;
         if self.batched {
-            let batch = instance.relay_autoconfig_batch();
-            batch
-                .call_set_enabled(&mut *store, true)
-                .and_then(|()| batch.call_set_logs_batched(&mut *store, true))
-                .map_err(|e| Error::Instantiate(e.into()))?;
+            set_batching(&instance, store, true).map_err(|e| Error::Instantiate(e.into()))?;
         }
         self.instance = Some(instance);
         Ok(())
@@ -632,11 +628,7 @@ impl<H: Handler> Driver<H> {
     /// the handler nothing.
     pub fn set_batched(&mut self, on: bool) -> Result<(), Error> {
         self.batched = on;
-        self.call(0, |i, s| {
-            let batch = i.relay_autoconfig_batch();
-            batch.call_set_enabled(&mut *s, on)?;
-            batch.call_set_logs_batched(s, on)
-        })
+        self.call(0, |i, s| set_batching(i, s, on))
     }
 
     /// Changes the fuel budget of later calls (and the memory limit of instances created from
@@ -685,6 +677,17 @@ impl<H: Handler> Driver<H> {
 /// The store is only ever absent inside `call`, between `take` and the replacement.
 fn unreachable_store() -> ! {
     unreachable!("the driver's store is always present between calls")
+}
+
+/// Turns the batching of the instance's callbacks and log lines on or off (the WIT `batch`).
+fn set_batching<H: Handler>(
+    instance: &Autoconfig,
+    store: &mut Store<HostState<H>>,
+    on: bool,
+) -> wasmtime::Result<()> {
+    let batch = instance.relay_autoconfig_batch();
+    batch.call_set_enabled(&mut *store, on)?;
+    batch.call_set_logs_batched(store, on)
 }
 
 /// Whether the component parses this event's data (and so the size limit applies).

@@ -61,6 +61,12 @@ class Recorder(JsonLinesHandler):
         super().__init__(self.lines.append, lambda lv, m: self.logs.append((lv, m)))
 
 
+def connect(client: StreamClient) -> None:
+    """Starts `client` and opens its stream (200, text/event-stream) at T0 and T0 + 1."""
+    client.start(OPTIONS, T0)
+    client.on_response(200, "text/event-stream", None, T0 + 1)
+
+
 def spied(runtime, **kw) -> tuple[StreamClient, Recorder, list[tuple[str, object]]]:
     """A connected client and the calls it makes into the component: (export, first argument)."""
     rec = Recorder()
@@ -74,8 +80,7 @@ def spied(runtime, **kw) -> tuple[StreamClient, Recorder, list[tuple[str, object
         return real(name, data_len, *args, **kwargs)
 
     client._call = call  # type: ignore[method-assign]
-    client.start(OPTIONS, T0)
-    client.on_response(200, "text/event-stream", None, T0 + 1)
+    connect(client)
     seen.clear()
     return client, rec, seen
 
@@ -216,8 +221,7 @@ def test_batched_logs_are_the_same_lines_after_the_call(runtime, batched):
     rec.log = lambda lv, m: (during.append(len(rec.lines)), rec.logs.append((lv, m)))  # type: ignore[method-assign]
     client = StreamClient(runtime, rec, batch_logs=True, batch=(lambda t: rec.lines.extend(t.split("\n")[:-1]))
                           if batched else None)
-    client.start(OPTIONS, T0)
-    client.on_response(200, "text/event-stream", None, T0 + 1)
+    connect(client)
     rec.logs.clear(), during.clear()
     client.on_body(put_body(5), T0 + 2)
     assert rec.logs == plain_rec.logs and sum(m.startswith("Added environment") for _, m in rec.logs) == 5
@@ -230,8 +234,7 @@ def test_a_log_sink_gets_one_text_per_call(runtime):
     texts: list[str] = []
     rec = Recorder()
     client = StreamClient(runtime, rec, batch_logs=texts.append, batch=lambda t: None)
-    client.start(OPTIONS, T0)
-    client.on_response(200, "text/event-stream", None, T0 + 1)
+    connect(client)
     texts.clear()
     client.on_body(put_body(3), T0 + 2)
     assert len(texts) == 1 and texts[0].endswith("\n")
@@ -255,8 +258,7 @@ def test_logs_come_before_the_batch_and_a_fresh_instance_batches_logs_again(runt
 
     rec = Recorder()
     client = StreamClient(runtime, rec, batch_logs=texts.append, batch=sink)
-    client.start(OPTIONS, T0)
-    client.on_response(200, "text/event-stream", None, T0 + 1)
+    connect(client)
     texts.clear()
     with pytest.raises(Trap, match="sink"):
         client.on_body(put_body(3), T0 + 2)
@@ -280,8 +282,7 @@ def test_the_logs_of_a_call_that_traps_are_lost_with_it(runtime):
     texts: list[str] = []
     rec = Recorder()
     client = StreamClient(rt, rec, batch_logs=texts.append, batch=lambda t: None)
-    client.start(OPTIONS, T0)
-    client.on_response(200, "text/event-stream", None, T0 + 1)
+    connect(client)
     texts.clear()
     rt.limits = Limits(fuel_per_call=200_000, fuel_per_byte=0)
     with pytest.raises(Trap):
@@ -307,7 +308,6 @@ def test_a_component_without_take_logs_sends_its_lines_to_handler_log(runtime, m
     texts: list[str] = []
     rec = Recorder()
     client = StreamClient(runtime, rec, batch_logs=texts.append, batch=lambda t: None)
-    client.start(OPTIONS, T0)
-    client.on_response(200, "text/event-stream", None, T0 + 1)
+    connect(client)
     client.on_body(put_body(2), T0 + 2)
     assert texts == [] and sum(m.startswith("Added environment") for _, m in rec.logs) == 2
