@@ -702,12 +702,28 @@ report` names the component's functions), and cProfile / `node --cpu-prof` in Py
   per "Added environment" line, and the page faults of a fresh instance's memory (5 %). Fuel
   metering alone costs about 25 %: with it switched off (a one-off patch of the engine
   configuration, not shipped) the put took 35.8 instead of 47.6 ms and the unchanged put 15.7
-  instead of 21.3 ms in one sitting. Even without fuel the unchanged put (almost no host calls)
-  stays about 1.4x native: that is Cranelift's code against LLVM's for the same decoder. Fuel
-  stays: it stops a runaway call deterministically, the same on a loaded machine as on an idle
-  one, with no timer thread and no wake-ups (epoch interruption would need both). Compiling the
+  instead of 21.3 ms in one sitting. Fuel stays: it stops a runaway call deterministically, the
+  same on a loaded machine as on an idle one, with no timer thread and no wake-ups. Compiling the
   guest with `simd128` changed nothing measurable; batching the callbacks is slower in Rust
   (serialising JSON in the guest and parsing it back costs more than lifting the records).
+- **Second pass (2026-11-30 20:20-22:15 UTC, criterion, 10,000 environments, one sitting each;
+  native 16.4 / 12.7 ms).** The guest's cost is spread evenly: fuel adds about 25 % to every hot
+  function alike (the JSON pre-scan, serde_json's key and string parsing, the B-tree search), so
+  no single function is worth rewriting for it. Epoch interruption instead of fuel (the
+  alternative with a timer) measured the same: put 40.7 against 41.0 ms, unchanged 19.7 against
+  20.2 ms; no fuel at all: 33.7 and 15.3 ms. Instantiating a fresh instance costs 52 us, so the
+  put into a fresh instance is the put. Skipping the two imports per environment
+  (`add-environment` and the "Added environment" log line; a one-off build, not shipped) took
+  the put from 40.3 to 30.0 ms, so the boundary costs about 10 ms of it, and the recovery copy
+  1.5-3.9 ms. What helped: Cranelift does not inline across wasm functions and every call also
+  saves and reloads the fuel counter, so the guest is now built with LLVM's inline threshold
+  raised from 225 to 500 (`.cargo/config.toml`, the wasm target only): unchanged put 20.2 ->
+  17.4 ms, put into an empty instance 40.3 -> 37.9 ms (without fuel: 15.3 -> 13.5 ms, 1.06x
+  native, so Cranelift's code itself is not what is left); thresholds of 1,000, 3,000 and 10,000
+  were no faster and made the component up to 2.2 MB. Where that leaves the targets: the unchanged
+  put meets 1.3x only without fuel, and the put into an empty state would need both no fuel and
+  a boundary cheaper than two imports per environment (a binary batch the driver reads straight
+  from guest memory is the candidate; not built).
 - **Python host.** cProfile: 3.1 s of 3.4 s inside the component call went into wasmtime-py
   handling calls into Python: each of 10,000 callbacks and 11,003 log calls looked up its
   function and parameter types (178,000 lookups) and built a `Record`. Then, batched, what was
