@@ -1,12 +1,13 @@
 //! The component under wasmtime: a full put of 1,000 and 10,000 environments through WIT into a
 //! fresh instance (instantiation included), also with the callbacks batched (the WIT `batch`
-//! interface, parsed back by the driver), and the same put again into a warm instance; then
-//! the cost of keeping trap recovery possible (the driver's copy of what the proxy was told):
-//! the 10,000-environment put and 10,000 patches, with recovery on and off, side by side.
+//! interface, parsed back by the driver), and the same put again into a warm instance; the
+//! same rows on a runtime without fuel metering (`Metering::Off`), to show what metering
+//! costs; then the cost of keeping trap recovery possible (the driver's copy of what the proxy
+//! was told): the 10,000-environment put and 10,000 patches, with recovery on and off.
 
 use std::hint::black_box;
 
-use autoconfig_host::{Driver, EnvironmentParams, Handler, Level, Limits, Runtime};
+use autoconfig_host::{Driver, EnvironmentParams, Handler, Level, Limits, Metering, Runtime};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
 use autoconfig_test_support::events::put_of;
@@ -41,41 +42,13 @@ const NOW: u64 = 1_800_000_000_000;
 
 fn bench(c: &mut Criterion) {
     let runtime = Runtime::embedded(Limits::default()).expect("the built component loads");
-    let mut group = c.benchmark_group("component put");
-    group.sample_size(10);
-    for n in [1_000, 10_000] {
-        let data = put_of(n);
-        group.throughput(Throughput::Bytes(data.len() as u64));
-        group.bench_with_input(
-            BenchmarkId::new("into fresh instance", n),
-            &data,
-            |b, data| {
-                b.iter(|| {
-                    let mut d = Driver::new(&runtime, Count::default()).expect("instantiate");
-                    d.on_event("put", black_box(data), NOW).expect("no trap");
-                    d.handler().0
-                })
-            },
-        );
-        group.bench_with_input(
-            BenchmarkId::new("into fresh instance, batched", n),
-            &data,
-            |b, data| {
-                b.iter(|| {
-                    let mut d = Driver::new(&runtime, Count::default()).expect("instantiate");
-                    d.set_batched(true).expect("batching");
-                    d.on_event("put", black_box(data), NOW).expect("no trap");
-                    d.handler().0
-                })
-            },
-        );
-        let mut warm = Driver::new(&runtime, Count::default()).expect("instantiate");
-        warm.on_event("put", &data, NOW).expect("no trap");
-        group.bench_with_input(BenchmarkId::new("unchanged", n), &data, |b, data| {
-            b.iter(|| warm.on_event("put", black_box(data), NOW).expect("no trap"))
-        });
-    }
-    group.finish();
+    put_group(c, "component put", &runtime, true);
+    let unmetered = Limits {
+        metering: Metering::Off,
+        ..Limits::default()
+    };
+    let unmetered = Runtime::embedded(unmetered).expect("the built component loads");
+    put_group(c, "component put (unmetered)", &unmetered, false);
 
     let n = 10_000;
     let data = put_of(n);
@@ -115,6 +88,48 @@ fn bench(c: &mut Criterion) {
                 },
                 criterion::BatchSize::PerIteration,
             )
+        });
+    }
+    group.finish();
+}
+
+/// The put rows of one runtime: into a fresh instance (also batched, with `batched`), and the
+/// same put again into a warm instance.
+fn put_group(c: &mut Criterion, name: &str, runtime: &Runtime, batched: bool) {
+    let mut group = c.benchmark_group(name);
+    group.sample_size(10);
+    for n in [1_000, 10_000] {
+        let data = put_of(n);
+        group.throughput(Throughput::Bytes(data.len() as u64));
+        group.bench_with_input(
+            BenchmarkId::new("into fresh instance", n),
+            &data,
+            |b, data| {
+                b.iter(|| {
+                    let mut d = Driver::new(runtime, Count::default()).expect("instantiate");
+                    d.on_event("put", black_box(data), NOW).expect("no trap");
+                    d.handler().0
+                })
+            },
+        );
+        if batched {
+            group.bench_with_input(
+                BenchmarkId::new("into fresh instance, batched", n),
+                &data,
+                |b, data| {
+                    b.iter(|| {
+                        let mut d = Driver::new(runtime, Count::default()).expect("instantiate");
+                        d.set_batched(true).expect("batching");
+                        d.on_event("put", black_box(data), NOW).expect("no trap");
+                        d.handler().0
+                    })
+                },
+            );
+        }
+        let mut warm = Driver::new(runtime, Count::default()).expect("instantiate");
+        warm.on_event("put", &data, NOW).expect("no trap");
+        group.bench_with_input(BenchmarkId::new("unchanged", n), &data, |b, data| {
+            b.iter(|| warm.on_event("put", black_box(data), NOW).expect("no trap"))
         });
     }
     group.finish();

@@ -10,7 +10,7 @@ use crate::bindings::{Autoconfig, AutoconfigPre};
 use crate::error::{Error, Trap, report};
 use crate::handler::Handler;
 use crate::mirror::Mirror;
-use crate::runtime::{Limits, Runtime};
+use crate::runtime::{Limits, Metering, Runtime};
 use crate::{
     Directive, EnvironmentParams, Level, Request, Restored, Settings, Step, StopReason,
     StreamOptions,
@@ -203,10 +203,9 @@ impl<H: Handler> Driver<H> {
             return Ok(());
         }
         let fuel = self.fuel(0);
+        let metering = self.runtime.limits().metering;
         let store = self.store.as_mut().unwrap_or_else(|| unreachable_store());
-        store
-            .set_fuel(fuel)
-            .map_err(|e| Error::Instantiate(e.into()))?;
+        set_budget(store, metering, fuel)?;
         let instance = self
             .pre
             .instantiate(&mut *store)
@@ -244,12 +243,11 @@ impl<H: Handler> Driver<H> {
     ) -> Result<T, Error> {
         self.ensure_instance()?;
         let fuel = self.fuel(data_len);
+        let metering = self.runtime.limits().metering;
         let (Some(instance), Some(store)) = (self.instance.as_ref(), self.store.as_mut()) else {
             unreachable_store()
         };
-        store
-            .set_fuel(fuel)
-            .map_err(|e| Error::Instantiate(e.into()))?;
+        set_budget(store, metering, fuel)?;
         store.data_mut().limits.refused = false;
         let batched = self.batched;
         let result = f(instance, store).and_then(|value| {
@@ -328,6 +326,7 @@ impl<H: Handler> Driver<H> {
             .and_then(|o| o.last_event_id.as_deref());
         let bytes = mirror.snapshot(id);
         // At least the runtime's budget, even if this driver's limits were lowered.
+        let metering = self.runtime.limits().metering;
         let fuel = self.fuel(bytes.len()).max(
             self.runtime
                 .limits()
@@ -336,9 +335,7 @@ impl<H: Handler> Driver<H> {
         let (Some(instance), Some(store)) = (self.instance.as_ref(), self.store.as_mut()) else {
             unreachable_store()
         };
-        store
-            .set_fuel(fuel)
-            .map_err(|e| Error::Instantiate(e.into()))?;
+        set_budget(store, metering, fuel)?;
         let restored = instance
             .relay_autoconfig_state()
             .call_restore(&mut *store, &bytes, false)
@@ -632,7 +629,7 @@ impl<H: Handler> Driver<H> {
     }
 
     /// Changes the fuel budget of later calls (and the memory limit of instances created from
-    /// now on, after a trap).
+    /// now on, after a trap). Its `metering` is ignored: the [`Runtime`]'s compiled code decides.
     pub fn set_limits(&mut self, limits: Limits) {
         self.limits = limits;
     }
@@ -668,7 +665,8 @@ impl<H: Handler> Driver<H> {
         }
     }
 
-    /// Fuel left after the last call: how much of its budget it did not use.
+    /// Fuel left after the last call: how much of its budget it did not use (`None` when the
+    /// runtime does not meter calls, [`Metering::Off`]).
     pub fn fuel_left(&self) -> Option<u64> {
         self.store.as_ref().and_then(|s| s.get_fuel().ok())
     }
@@ -677,6 +675,16 @@ impl<H: Handler> Driver<H> {
 /// The store is only ever absent inside `call`, between `take` and the replacement.
 fn unreachable_store() -> ! {
     unreachable!("the driver's store is always present between calls")
+}
+
+/// Gives the store `fuel` for the next call, if its engine meters calls ([`Metering::Fuel`]).
+fn set_budget<T>(store: &mut Store<T>, metering: Metering, fuel: u64) -> Result<(), Error> {
+    if metering == Metering::Fuel {
+        store
+            .set_fuel(fuel)
+            .map_err(|e| Error::Instantiate(e.into()))?;
+    }
+    Ok(())
 }
 
 /// Turns the batching of the instance's callbacks and log lines on or off (the WIT `batch`).

@@ -1,7 +1,8 @@
 //! Running the `relay:autoconfig` component under wasmtime, for Rust hosts. No HTTP, CLI or
 //! async runtime: the `autoconfig-host` crate is the network shell around this one.
 //!
-//! - [`Runtime`] compiles the component once (fuel-metered engine, memory limits); the
+//! - [`Runtime`] compiles the component once (memory limits; each call fuel-metered unless
+//!   [`Metering::Off`] is chosen); the
 //!   component is embedded ([`Runtime::embedded`]), or loaded from a file.
 //! - [`Driver`] runs one instance and calls your [`Handler`]. Every call that depends on time
 //!   takes `now` (wall-clock ms since the Unix epoch) and reports the next deadline, as the WIT
@@ -31,7 +32,7 @@ pub use relay_autoconfig_types::{
     CallLine, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_STATE_BYTES, DEFAULT_MAX_TOMBSTONES,
     EnvironmentParams, ExpiringKey, mask,
 };
-pub use runtime::{COMPONENT, COMPONENT_PATH, COMPONENT_SHA256, Limits, Runtime};
+pub use runtime::{COMPONENT, COMPONENT_PATH, COMPONENT_SHA256, Limits, Metering, Runtime};
 
 /// The WIT `directive`: what to do after an SSE event.
 pub use bindings::relay::autoconfig::types::Directive;

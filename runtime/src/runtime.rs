@@ -15,6 +15,26 @@ use crate::error::Error;
 /// The component embedded in this crate (built from `guest/` by `autoconfig-component`).
 pub use autoconfig_component::{COMPONENT, COMPONENT_PATH, COMPONENT_SHA256};
 
+/// How a guest call that runs away is stopped.
+///
+/// Chosen when the [`Runtime`] compiles the component (the machine code differs), so a
+/// [`crate::Driver::set_limits`] cannot change it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Metering {
+    /// Every call gets a fuel budget ([`Limits::fuel_for`]); a call that spends it traps, the
+    /// same way on an idle or a loaded machine, and the driver brings a fresh instance back to
+    /// what the proxy was told. It needs no timer thread. The price: the guest's code counts
+    /// as it goes, about a quarter of its time (docs/benchmarks.md).
+    #[default]
+    Fuel,
+    /// No metering: the guest's code runs as fast as Cranelift makes it. A call that never
+    /// ended (a bug in the component: its work is bounded by its input) would hang the calling
+    /// thread, so choose this only with a watchdog of your own on that thread (for example a
+    /// supervisor that restarts the process when a call exceeds a wall-clock limit). The memory
+    /// limit still applies. The `fuel_per_*` limits are ignored.
+    Off,
+}
+
 /// Resource limits for each component instance. A guest that hits one traps, and the driver
 /// turns the trap into [`Error::Trap`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +49,9 @@ pub struct Limits {
     /// grows with the state rather than the event: a small `put` that forgets every environment
     /// (about 4,700 fuel each), a `tick` that fires every expiry. Default 10,000.
     pub fuel_per_entry: u64,
+    /// Whether calls are metered with fuel at all. Default [`Metering::Fuel`]. Read by the
+    /// [`Runtime`] constructors only.
+    pub metering: Metering,
 }
 
 impl Default for Limits {
@@ -38,6 +61,7 @@ impl Default for Limits {
             fuel_per_call: 1_000_000_000,
             fuel_per_byte: 4_000,
             fuel_per_entry: 10_000,
+            metering: Metering::Fuel,
         }
     }
 }
@@ -130,7 +154,8 @@ impl Runtime {
         limits: Limits,
         cache_dir: impl AsRef<Path>,
     ) -> Result<Self, Error> {
-        let engine = Engine::new(&engine_config()).map_err(|e| Error::Compile(e.into()))?;
+        let engine =
+            Engine::new(&engine_config(limits.metering)).map_err(|e| Error::Compile(e.into()))?;
         let cache_dir = cache_dir.as_ref();
         if let Err(reason) = prepare_cache_dir(cache_dir) {
             tracing::warn!(
@@ -168,7 +193,8 @@ impl Runtime {
 
     /// Compiles a component from its bytes.
     pub fn from_bytes(bytes: &[u8], limits: Limits) -> Result<Self, Error> {
-        let engine = Engine::new(&engine_config()).map_err(|e| Error::Compile(e.into()))?;
+        let engine =
+            Engine::new(&engine_config(limits.metering)).map_err(|e| Error::Compile(e.into()))?;
         Self::compile(engine, bytes, limits)
     }
 
@@ -435,9 +461,9 @@ fn write_temp(dir: &Path, target: &Path, bytes: &[u8]) -> std::io::Result<PathBu
 /// The engine configuration: fuel metering, so that no call can run forever. With the
 /// environment variable `AUTOCONFIG_PERFMAP` set, wasmtime also writes `/tmp/perf-PID.map`, so
 /// that `perf report` names the component's functions (a profiling aid; see docs/benchmarks.md).
-fn engine_config() -> Config {
+fn engine_config(metering: Metering) -> Config {
     let mut config = Config::new();
-    config.consume_fuel(true);
+    config.consume_fuel(metering == Metering::Fuel);
     if std::env::var_os("AUTOCONFIG_PERFMAP").is_some() {
         config.profiler(wasmtime::ProfilingStrategy::PerfMap);
     }
@@ -480,7 +506,7 @@ mod tests {
     fn a_matching_hash_on_an_incompatible_entry_is_refused_and_replaced() {
         let dir = TempDir::new("incompatible");
         prepare_cache_dir(&dir.0).expect("trusted");
-        let engine = Engine::new(&engine_config()).expect("engine");
+        let engine = Engine::new(&engine_config(Metering::Fuel)).expect("engine");
         let entry = dir.0.join(cache_name(&engine, COMPONENT));
         let other = Engine::new(&Config::new()).expect("engine");
         let foreign = other.precompile_component(COMPONENT).expect("compile");
@@ -496,11 +522,42 @@ mod tests {
         assert!(load_cache_entry(&engine, &entry).is_ok(), "valid again");
     }
 
+    /// A metered and an unmetered runtime compile different code: they share a cache
+    /// directory without ever loading (or replacing) each other's entry.
+    #[test]
+    fn metered_and_unmetered_runtimes_keep_separate_entries() {
+        let dir = TempDir::new("metering");
+        let off = Limits {
+            metering: Metering::Off,
+            ..Limits::default()
+        };
+        for limits in [off, Limits::default(), off, Limits::default()] {
+            let rt = Runtime::from_bytes_cached(COMPONENT, limits, &dir.0).expect("load");
+            let metered = wasmtime::Store::new(rt.engine(), ()).get_fuel().is_ok();
+            assert_eq!(metered, limits.metering == Metering::Fuel);
+        }
+        let mut entries: Vec<_> = std::fs::read_dir(&dir.0)
+            .expect("dir")
+            .map(|e| e.expect("entry").path())
+            .filter(|p| p.extension().is_some_and(|x| x == "cwasm"))
+            .collect();
+        entries.sort();
+        assert_eq!(entries.len(), 2, "{entries:?}");
+        for (metering, entry) in [Metering::Fuel, Metering::Off].into_iter().zip(&entries) {
+            let engine = Engine::new(&engine_config(metering)).expect("engine");
+            let ok = entries
+                .iter()
+                .filter(|e| load_cache_entry(&engine, e).is_ok())
+                .count();
+            assert_eq!(ok, 1, "exactly one entry fits each engine ({entry:?})");
+        }
+    }
+
     #[test]
     fn entries_and_hashes_are_checked_before_loading() {
         let dir = TempDir::new("checks");
         prepare_cache_dir(&dir.0).expect("trusted");
-        let engine = Engine::new(&engine_config()).expect("engine");
+        let engine = Engine::new(&engine_config(Metering::Fuel)).expect("engine");
         let entry = dir.0.join("relay-autoconfig-test.cwasm");
         assert!(matches!(
             load_cache_entry(&engine, &entry),
@@ -532,7 +589,7 @@ mod tests {
     fn written_entries_carry_their_hash_and_leave_no_temporary_file() {
         let dir = TempDir::new("write");
         prepare_cache_dir(&dir.0).expect("trusted");
-        let engine = Engine::new(&engine_config()).expect("engine");
+        let engine = Engine::new(&engine_config(Metering::Fuel)).expect("engine");
         let component = Component::new(&engine, COMPONENT).expect("compile");
         let entry = dir.0.join("relay-autoconfig-x.cwasm");
         write_cache_entry(&component, &dir.0, &entry).expect("write");

@@ -18,4 +18,4 @@ mod recorder;
 #[cfg(feature = "runtime")]
 pub use autoconfig_host::output::CallLine;
 #[cfg(feature = "runtime")]
-pub use recorder::{Recorder, op, runtime, stream_options};
+pub use recorder::{Recorder, op, runtime, stream_options, unmetered_runtime};

@@ -3,7 +3,9 @@
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use autoconfig_host::output::CallLine;
-use autoconfig_host::{EnvironmentParams, Handler, Level, Limits, Runtime, StreamOptions};
+use autoconfig_host::{
+    EnvironmentParams, Handler, Level, Limits, Metering, Runtime, StreamOptions,
+};
 
 /// What a [`Recorder`] saw.
 #[derive(Debug, Default)]
@@ -110,6 +112,23 @@ pub fn op(line: &CallLine) -> String {
 pub fn runtime() -> &'static Runtime {
     static RUNTIME: OnceLock<Runtime> = OnceLock::new();
     RUNTIME.get_or_init(|| match Runtime::embedded(Limits::default()) {
+        Ok(runtime) => runtime,
+        Err(e) => panic!(
+            "cannot compile the embedded component: {}",
+            autoconfig_host::report(&e)
+        ),
+    })
+}
+
+/// The embedded component compiled without fuel metering ([`Metering::Off`]), once per test
+/// process.
+pub fn unmetered_runtime() -> &'static Runtime {
+    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+    let limits = Limits {
+        metering: Metering::Off,
+        ..Limits::default()
+    };
+    RUNTIME.get_or_init(|| match Runtime::embedded(limits) {
         Ok(runtime) => runtime,
         Err(e) => panic!(
             "cannot compile the embedded component: {}",

@@ -2,7 +2,7 @@
 //! host surviving a guest that traps.
 
 use autoconfig_host::{
-    COMPONENT, Driver, Error, Level, Limits, RestartReason, Runtime, Settings, TrapKind,
+    COMPONENT, Driver, Error, Level, Limits, Metering, RestartReason, Runtime, Settings, TrapKind,
 };
 use autoconfig_test_support::events::put_data_of;
 use autoconfig_test_support::{CallLine, Recorder, runtime, stream_options};
@@ -119,12 +119,20 @@ fn host_rejects_oversized_data_without_copying_it_in() {
     );
 }
 
+/// With or without fuel metering: the memory limit is the store's, not the code's.
 #[test]
 fn a_memory_limit_trap_is_an_error_and_the_state_comes_back() {
+    for metering in [Metering::Fuel, Metering::Off] {
+        a_memory_limit_trap_with(metering);
+    }
+}
+
+fn a_memory_limit_trap_with(metering: Metering) {
     let tight = Runtime::from_bytes(
         COMPONENT,
         Limits {
             max_memory_bytes: 4 << 20,
+            metering,
             ..Limits::default()
         },
     )
@@ -193,6 +201,29 @@ fn running_out_of_fuel_is_an_error_not_a_hang() {
         other => panic!("expected running out of fuel, got {other:?}"),
     }
     assert_eq!(d.tick(T0).expect("a fresh instance ticks"), None);
+}
+
+/// [`Metering::Off`] compiles code that does not count: the budget that starved the put above
+/// is not applied, and there is no fuel to report.
+#[test]
+fn an_unmetered_runtime_ignores_the_fuel_budget() {
+    let unmetered = Runtime::from_bytes(
+        COMPONENT,
+        Limits {
+            fuel_per_call: 200_000,
+            fuel_per_byte: 0,
+            fuel_per_entry: 0,
+            metering: Metering::Off,
+            ..Limits::default()
+        },
+    )
+    .expect("compile");
+    let mut d = Driver::new(&unmetered, Recorder::default()).expect("instantiate");
+    d.on_event("put", &put_of(2_000), T0)
+        .expect("no budget to run out of");
+    assert_eq!(d.handler_mut().take().len(), 2_001, "2,000 adds and ready");
+    assert_eq!(d.fuel_left(), None);
+    assert!(driver().fuel_left().is_some(), "the default runtime meters");
 }
 
 #[test]
