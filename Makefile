@@ -51,8 +51,10 @@ demo: setup
 	cargo run -p autoconfig-host -- --demo
 
 ## The benchmark report (docs/benchmarks.md and docs/benchmarks-put.svg): criterion for the component
-## against the native core, then every host and the plain baselines end to end on loopback.
+## against the native core, then every host and the plain baselines end to end on loopback (the Node
+## host's component is transpiled again first, so that every row runs the same guest).
 .PHONY: bench-report
 bench-report: setup
 	cargo build --release -p autoconfig-host
+	if [ -d examples/node/node_modules ]; then cd examples/node && node scripts/transpile.mjs; fi
 	python3 bench/run.py

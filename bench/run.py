@@ -733,6 +733,21 @@ report` names the component's functions), and cProfile / `node --cpu-prof` in Py
   put meets 1.3x only without fuel, and the put into an empty state would need both no fuel and
   a boundary cheaper than two imports per environment (a binary batch the driver reads straight
   from guest memory is the candidate; not built).
+- **Third pass (2026-11-30 23:30-23:50 UTC, criterion and `perf`, 10,000 environments).** The
+  runtime can now be compiled without fuel (`Limits::metering`, `Metering::Off`; the default
+  stays fuel), and the report has rows for it: the unchanged put is then within 1.3x of native.
+  `perf` of the unmetered put into a fresh instance (33 ms): 57 % in the guest's code (about
+  19 ms, 1.1x the whole native put), 43 % in the host: lifting 10,000 records of eight strings
+  and 20,000 import calls (about 9 %), malloc and free of those strings and the recovery copy
+  (8 %), the recovery copy's hashing (5 %), and the page faults of a fresh instance's memory
+  (8 %). One-off patches, not shipped, changed nothing measurable: a faster hasher for the
+  recovery copy (foldhash), the log lines batched (`set-logs-batched`) or lifted without
+  allocating, and a warm instance emptied by restoring an empty snapshot instead of a fresh one
+  (about 1 ms). So the put into an empty state stays about 2x: the host builds every
+  environment's eight strings a second time (the Rust `Handler` owns them; the native core
+  builds them once, inside the guest), keeps the recovery copy and pays a fresh instance's
+  memory, and a cheaper call form removes none of these. Reaching 1.5x would need a `Handler`
+  that borrows its strings and recovery off, which changes what the host library offers.
 - **Python host.** cProfile: 3.1 s of 3.4 s inside the component call went into wasmtime-py
   handling calls into Python: each of 10,000 callbacks and 11,003 log calls looked up its
   function and parameter types (178,000 lookups) and built a `Record`. Then, batched, what was
