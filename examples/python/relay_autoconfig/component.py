@@ -21,8 +21,8 @@ can come batched, once per call (``batch_logs=``), and ``StreamClient.on_body`` 
 bytes as text where they are UTF-8.
 
 Every call runs with a fuel budget (1e9 + 4,000 per byte of event data or body, as in the Rust
-host) and the store has a memory limit (512 MiB), so a runaway guest traps instead of hanging the
-process. Arguments are checked in Python before any call: a wrong type raises ``TypeError``, a
+host; ``Limits(metering="off")`` turns metering off) and the store has a memory limit (512 MiB),
+so a runaway guest traps instead of hanging the process. Arguments are checked in Python before any call: a wrong type raises ``TypeError``, a
 value out of range ``ValueError``, and the instance and its state are left as they were.
 """
 
@@ -163,11 +163,27 @@ def _bytes(value: Any, name: str) -> Union[bytes, bytearray]:
 
 @dataclass(frozen=True)
 class Limits:
-    """Resource limits of each instance (the Rust host's defaults)."""
+    """Resource limits of each instance (the Rust host's defaults).
+
+    ``metering`` is ``"fuel"`` (the default: every call gets a fuel budget and traps when it is
+    spent) or ``"off"`` (the engine compiles code that does not count: faster, but then nothing
+    but a watchdog of your own stops a call that never ends; the memory limit still applies and
+    the ``fuel_*`` fields are ignored), like ``Metering`` in the Rust host. Read when the
+    ``Runtime`` compiles the component."""
 
     max_memory_bytes: int = 512 << 20
     fuel_per_call: int = 1_000_000_000
     fuel_per_byte: int = 4_000
+    metering: str = "fuel"
+
+    def __post_init__(self) -> None:
+        if self.metering not in ("fuel", "off"):
+            raise ValueError(f"Limits.metering must be 'fuel' or 'off', not {self.metering!r:.40}")
+
+    @property
+    def metered(self) -> bool:
+        """Whether calls run on a fuel budget."""
+        return self.metering == "fuel"
 
     def fuel_for(self, data_len: int) -> int:
         return self.fuel_per_call + self.fuel_per_byte * data_len
@@ -186,7 +202,7 @@ class Runtime:
                 "source checkout, build it with `make component` or `cargo build -p autoconfig-host`)"
             )
         config = wasmtime.Config()
-        config.consume_fuel = True
+        config.consume_fuel = limits.metered
         self.engine = wasmtime.Engine(config)
         self.component = Component.from_file(self.engine, str(path))
         self.limits = limits
@@ -824,7 +840,8 @@ class _Instance:
         limits = self.runtime.limits
         store = wasmtime.Store(self.runtime.engine)
         store.set_limits(memory_size=limits.max_memory_bytes, instances=4, tables=8, memories=2)
-        store.set_fuel(limits.fuel_for(0))
+        if limits.metered:
+            store.set_fuel(limits.fuel_for(0))
         try:
             instance = self._linker.instantiate(store, self.runtime.component)
         except wasmtime.WasmtimeError as e:
@@ -880,7 +897,9 @@ class _Instance:
         store, funcs = self._store, self._funcs
         assert store is not None and funcs is not None
         fuel = self.runtime.limits.fuel_for(data_len)
-        store.set_fuel(fuel)
+        metered = self.runtime.limits.metered
+        if metered:
+            store.set_fuel(fuel)
         try:
             if bytes_first:
                 fty, step_result = self._types(name)
@@ -890,10 +909,12 @@ class _Instance:
                 result = _call_lifted(funcs[name], store, fty, args) if lifted else funcs[name](store, *args)
             logs = text = ""
             if self.log_batch is not None and "take-logs" in funcs:
-                store.set_fuel(fuel)
+                if metered:
+                    store.set_fuel(fuel)
                 logs = self._take("take-logs")
             if callbacks and self.batch is not None:
-                store.set_fuel(fuel)
+                if metered:
+                    store.set_fuel(fuel)
                 text = self._take("take")
             if logs:
                 self.log_batch(logs)  # type: ignore[misc]

@@ -68,6 +68,23 @@ def test_running_out_of_fuel_traps_instead_of_hanging():
     assert '{"op":"ready"}' not in out
 
 
+def test_an_unmetered_runtime_ignores_the_fuel_budget():
+    # The budget that starves the put above, on an engine that does not count.
+    limits = Limits(fuel_per_call=200_000, fuel_per_byte=0, metering="off")
+    unmetered = Runtime(component_path(), limits)
+    out = []
+    client = AutoconfigClient(unmetered, JsonLinesHandler(out.append))
+    client.on_event("put", put([f"e{i}" for i in range(100)]), 1000)
+    assert len(out) == 101 and out[-1] == '{"op":"ready"}'
+
+
+@pytest.mark.parametrize("bad", ["Off", "", "none", 0, None, "x" * 10_000])
+def test_a_bad_metering_value_is_refused_in_one_bounded_line(bad):
+    with pytest.raises(ValueError, match="Limits.metering must be 'fuel' or 'off'") as e:
+        Limits(metering=bad)
+    assert len(str(e.value)) < 120 and "\n" not in str(e.value)
+
+
 def test_json_lines_are_byte_for_byte_those_of_autoconfig_host():
     from relay_autoconfig.component import (
         EnvironmentParams, ExpiringKey, add_line, delete_line, env_json, key_expired_line, ready_line, update_line,

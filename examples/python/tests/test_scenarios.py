@@ -24,6 +24,13 @@ def test_scenario(runtime, path, batched, batch_logs):
 
 
 @pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
+def test_scenario_unmetered(unmetered_runtime, path):
+    """Without fuel metering the component does exactly the same: the same expectations."""
+    errors = scenario.run(unmetered_runtime, scenario.load(path), False, False)
+    assert errors == [], "\n".join(errors)
+
+
+@pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
 def test_scenario_with_wasmtime_pys_own_result_lifting(runtime, path, monkeypatch):
     """With the fast result lifting (component._lift) off, wasmtime-py lifts every directive and
     deadline itself: the same expectations pass."""
