@@ -711,8 +711,9 @@ report` names the component's functions), and cProfile / `node --cpu-prof` in Py
   per "Added environment" line, and the page faults of a fresh instance's memory (5 %). Fuel
   metering alone costs about 25 %: with it switched off (a one-off patch of the engine
   configuration, not shipped) the put took 35.8 instead of 47.6 ms and the unchanged put 15.7
-  instead of 21.3 ms in one sitting. Fuel stays: it stops a runaway call deterministically, the
-  same on a loaded machine as on an idle one, with no timer thread and no wake-ups. Compiling the
+  instead of 21.3 ms in one sitting. Fuel stays the default (`Metering::Off` is the choice since
+  the third pass, below): it stops a runaway call deterministically, the same on a loaded
+  machine as on an idle one, with no timer thread and no wake-ups. Compiling the
   guest with `simd128` changed nothing measurable; batching the callbacks is slower in Rust
   (serialising JSON in the guest and parsing it back costs more than lifting the records).
 - **Second pass (2026-11-30 20:20-22:15 UTC, criterion, 10,000 environments, one sitting each;

@@ -458,7 +458,8 @@ fn write_temp(dir: &Path, target: &Path, bytes: &[u8]) -> std::io::Result<PathBu
     Ok(temp)
 }
 
-/// The engine configuration: fuel metering, so that no call can run forever. With the
+/// The engine configuration: fuel metering unless `metering` is [`Metering::Off`] (with it, no
+/// call can run forever). With the
 /// environment variable `AUTOCONFIG_PERFMAP` set, wasmtime also writes `/tmp/perf-PID.map`, so
 /// that `perf report` names the component's functions (a profiling aid; see docs/benchmarks.md).
 fn engine_config(metering: Metering) -> Config {

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use autoconfig_host::{Driver, Level, Settings, Step, StopReason, StreamOptions, report};
+use autoconfig_host::{Driver, Level, Runtime, Settings, Step, StopReason, StreamOptions, report};
 use autoconfig_test_support::{CallLine, Recorder, corpus, runtime};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -210,14 +210,24 @@ fn parse_level(name: &str) -> Result<Level, String> {
 /// Runs a case on a fresh instance of the real component. Returns every mismatch, and the
 /// actual outputs of every step (for writing new cases).
 pub fn run(case: &Case, batched: bool) -> (Result<(), String>, Vec<Value>) {
+    run_on(runtime(), case, batched)
+}
+
+/// [`run`] on the given runtime (for example one without fuel metering).
+pub fn run_on(runtime: &Runtime, case: &Case, batched: bool) -> (Result<(), String>, Vec<Value>) {
     let mut actual = Vec::new();
-    let outcome = run_into(case, batched, &mut actual);
+    let outcome = run_into(runtime, case, batched, &mut actual);
     (outcome, actual)
 }
 
-fn run_into(case: &Case, batched: bool, actual: &mut Vec<Value>) -> Result<(), String> {
+fn run_into(
+    runtime: &Runtime,
+    case: &Case,
+    batched: bool,
+    actual: &mut Vec<Value>,
+) -> Result<(), String> {
     let recorder = Recorder::default();
-    let mut driver = Driver::new(runtime(), recorder.clone()).map_err(|e| report(&e))?;
+    let mut driver = Driver::new(runtime, recorder.clone()).map_err(|e| report(&e))?;
     driver.set_batched(batched).map_err(|e| report(&e))?;
     let mut settings = Settings::default();
     if let Some(s) = &case.settings {

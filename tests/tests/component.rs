@@ -147,7 +147,7 @@ fn a_memory_limit_trap_with(metering: Metering) {
     assert_eq!(d.handler_mut().take().len(), 1);
     let huge = put_of(20_000);
     match d.on_event("put", &huge, T0) {
-        Err(Error::Trap(_)) => {}
+        Err(Error::Trap(trap)) => assert_eq!(trap.kind(), TrapKind::MemoryLimit, "{metering:?}"),
         other => panic!("expected a trap, got {other:?}"),
     }
     // A fresh instance, brought back to what the handler was told: `a` is known, so the same

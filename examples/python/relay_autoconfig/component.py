@@ -22,8 +22,10 @@ bytes as text where they are UTF-8.
 
 Every call runs with a fuel budget (1e9 + 4,000 per byte of event data or body, as in the Rust
 host; ``Limits(metering="off")`` turns metering off) and the store has a memory limit (512 MiB),
-so a runaway guest traps instead of hanging the process. Arguments are checked in Python before any call: a wrong type raises ``TypeError``, a
-value out of range ``ValueError``, and the instance and its state are left as they were.
+so a runaway guest traps instead of hanging the process. Arguments are checked in Python before
+any call: a wrong type raises ``TypeError``, a value out of range ``ValueError``, and the
+instance and its state are left as they were. (``Limits(metering=...)`` raises ``ValueError``
+for anything but ``"fuel"`` or ``"off"``, whatever its type.)
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ import importlib.resources
 import itertools
 import json
 import os
+import reprlib
 import secrets
 import struct
 import typing
@@ -178,7 +181,8 @@ class Limits:
 
     def __post_init__(self) -> None:
         if self.metering not in ("fuel", "off"):
-            raise ValueError(f"Limits.metering must be 'fuel' or 'off', not {self.metering!r:.40}")
+            shown = " ".join(reprlib.repr(self.metering).split())[:40]
+            raise ValueError(f"Limits.metering must be 'fuel' or 'off', not {shown}")
 
     @property
     def metered(self) -> bool:
@@ -205,8 +209,26 @@ class Runtime:
         config.consume_fuel = limits.metered
         self.engine = wasmtime.Engine(config)
         self.component = Component.from_file(self.engine, str(path))
-        self.limits = limits
+        self._limits = limits
         self.path = path
+
+    @property
+    def limits(self) -> Limits:
+        """The limits of every call from now on. Assigning new ones changes the budgets and
+        the memory limit of later calls; their ``metering`` must be the one this runtime was
+        compiled with (``ValueError`` otherwise, and the limits stay as they were)."""
+        return self._limits
+
+    @limits.setter
+    def limits(self, limits: Limits) -> None:
+        if not isinstance(limits, Limits):
+            raise TypeError(f"Runtime.limits must be a Limits, not {type(limits).__name__:.40}")
+        if limits.metering != self._limits.metering:
+            raise ValueError(
+                f"Runtime.limits: this runtime was compiled with metering={self._limits.metering!r}; "
+                f"metering={limits.metering!r} needs a new Runtime"
+            )
+        self._limits = limits
 
     def imports(self) -> list[str]:
         return list(self.component.type.imports(self.engine).keys())

@@ -78,7 +78,29 @@ def test_an_unmetered_runtime_ignores_the_fuel_budget():
     assert len(out) == 101 and out[-1] == '{"op":"ready"}'
 
 
-@pytest.mark.parametrize("bad", ["Off", "", "none", 0, None, "x" * 10_000])
+def test_a_runtimes_metering_cannot_be_swapped_by_new_limits():
+    # Budgets and the memory limit may change; the metering is the compiled code's.
+    unmetered = Runtime(component_path(), Limits(metering="off"))
+    with pytest.raises(ValueError, match="compiled with metering='off'"):
+        unmetered.limits = Limits()
+    assert unmetered.limits.metering == "off"
+    unmetered.limits = Limits(max_memory_bytes=64 << 20, metering="off")
+    out = []
+    AutoconfigClient(unmetered, JsonLinesHandler(out.append)).on_event("put", put(["a"]), 1000)
+    assert out[-1] == '{"op":"ready"}'
+    metered = Runtime(component_path())
+    with pytest.raises(ValueError, match="compiled with metering='fuel'"):
+        metered.limits = Limits(metering="off")
+    with pytest.raises(TypeError, match="must be a Limits"):
+        metered.limits = {"metering": "off"}  # type: ignore[assignment]
+
+
+class _Shouty:
+    def __repr__(self) -> str:
+        return "line one\nline two " + "x" * 500
+
+
+@pytest.mark.parametrize("bad", ["Off", "", "none", 0, None, "x" * 10_000, _Shouty()])
 def test_a_bad_metering_value_is_refused_in_one_bounded_line(bad):
     with pytest.raises(ValueError, match="Limits.metering must be 'fuel' or 'off'") as e:
         Limits(metering=bad)
