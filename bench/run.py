@@ -744,11 +744,16 @@ report` names the component's functions), and cProfile / `node --cpu-prof` in Py
   (8 %). One-off patches, not shipped, changed nothing measurable: a faster hasher for the
   recovery copy (foldhash), the log lines batched (`set-logs-batched`) or lifted without
   allocating, and a warm instance emptied by restoring an empty snapshot instead of a fresh one
-  (about 1 ms). So the put into an empty state stays about 2x: the host builds every
-  environment's eight strings a second time (the Rust `Handler` owns them; the native core
-  builds them once, inside the guest), keeps the recovery copy and pays a fresh instance's
-  memory, and a cheaper call form removes none of these. Reaching 1.5x would need a `Handler`
-  that borrows its strings and recovery off, which changes what the host library offers.
+  (about 1 ms). The floor of this call form, measured with a one-off `add-environment` that
+  lifts the record's strings without copying them and does nothing else (no handler, no
+  recovery copy), with the log lines batched: 28.0 ms against 33.3 ms in one sitting, still
+  1.7x native. So no change on the host's side alone reaches 1.5x, not even a host that does
+  nothing with the records: what is left is the guest's own code (about 1.1-1.2x native), the
+  10,000 import calls and a fresh instance's memory. The put into an empty state stays about 2x
+  (the host building every environment's eight strings a second time for the Rust `Handler`,
+  which owns them, and the recovery copy make up the rest). What might still approach 1.5x: no
+  metering plus a put handed over without a call per environment (a binary batch the driver
+  reads from guest memory); not built.
 - **Python host.** cProfile: 3.1 s of 3.4 s inside the component call went into wasmtime-py
   handling calls into Python: each of 10,000 callbacks and 11,003 log calls looked up its
   function and parameter types (178,000 lookups) and built a `Record`. Then, batched, what was
