@@ -2,8 +2,8 @@
 //! async runtime: the `autoconfig-host` crate is the network shell around this one.
 //!
 //! - [`Runtime`] compiles the component once (memory limits; each call fuel-metered unless
-//!   [`Metering::Off`] is chosen); the
-//!   component is embedded ([`Runtime::embedded`]), or loaded from a file.
+//!   [`Metering::Off`] is chosen); the component is embedded ([`Runtime::embedded`]), or
+//!   loaded from a file.
 //! - [`Driver`] runs one instance and calls your [`Handler`]. Every call that depends on time
 //!   takes `now` (wall-clock ms since the Unix epoch) and reports the next deadline, as the WIT
 //!   does: [`Driver::on_event`] and [`Driver::tick`] for hosts with their own SSE stack;
