@@ -20,6 +20,7 @@ pub use autoconfig_component::{COMPONENT, COMPONENT_PATH, COMPONENT_SHA256};
 /// Chosen when the [`Runtime`] compiles the component (the machine code differs), so a
 /// [`crate::Driver::set_limits`] cannot change it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum Metering {
     /// Every call gets a fuel budget ([`Limits::fuel_for`]); a call that spends it traps, the
     /// same way on an idle or a loaded machine, and the driver brings a fresh instance back to
