@@ -136,21 +136,18 @@ def run_cargo(skip: bool, timeout: float) -> dict:
                 notes.append(f"`{' '.join(cmd)}` failed ({why[:300]}); its last stored results are used if any.")
     out = {"notes": notes, "rows": []}
     for n in (1000, 10000):
-        for native_bench, comp_bench, what in (("into empty", "into fresh instance", "put into an empty state"),
-                                               ("unchanged", "unchanged", "the same put again, all unchanged")):
-            nat = criterion_estimate("native put", native_bench, n)
-            comp = criterion_estimate("component put", comp_bench, n)
-            out["rows"].append({"n": n, "what": what, "native": nat, "component": comp,
-                                "ratio": comp["ms"] / nat["ms"] if nat and comp else None})
-        # The same rows on a runtime without fuel metering (`Metering::Off`): what metering costs.
-        for native_bench, what in (("into empty", "put into an empty state"),
-                                   ("unchanged", "the same put again, all unchanged")):
-            nat = criterion_estimate("native put", native_bench, n)
-            comp = criterion_estimate("component put (unmetered)",
-                                      "into fresh instance" if native_bench == "into empty" else "unchanged", n)
-            out["rows"].append({"n": n, "what": what + ", without fuel metering (`Metering::Off`)",
-                                "native": nat, "component": comp, "unmetered": True,
-                                "ratio": comp["ms"] / nat["ms"] if nat and comp else None})
+        # The default runtime, then the same rows without fuel metering (`Metering::Off`): what
+        # metering costs.
+        for group, suffix, unmetered in (("component put", "", False),
+                                         ("component put (unmetered)",
+                                          ", without fuel metering (`Metering::Off`)", True)):
+            for native_bench, comp_bench, what in (("into empty", "into fresh instance", "put into an empty state"),
+                                                   ("unchanged", "unchanged", "the same put again, all unchanged")):
+                nat = criterion_estimate("native put", native_bench, n)
+                comp = criterion_estimate(group, comp_bench, n)
+                out["rows"].append({"n": n, "what": what + suffix, "native": nat, "component": comp,
+                                    "unmetered": unmetered,
+                                    "ratio": comp["ms"] / nat["ms"] if nat and comp else None})
         # The same put with the callbacks batched (the WIT `batch` interface, parsed back by the
         # driver): shown, not a target (the Rust runner keeps the per-callback form).
         nat = criterion_estimate("native put", "into empty", n)

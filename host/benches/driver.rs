@@ -101,30 +101,23 @@ fn put_group(c: &mut Criterion, name: &str, runtime: &Runtime, batched: bool) {
     for n in [1_000, 10_000] {
         let data = put_of(n);
         group.throughput(Throughput::Bytes(data.len() as u64));
-        group.bench_with_input(
-            BenchmarkId::new("into fresh instance", n),
-            &data,
-            |b, data| {
+        let forms: &[bool] = if batched { &[false, true] } else { &[false] };
+        for &batch in forms {
+            let id = if batch {
+                "into fresh instance, batched"
+            } else {
+                "into fresh instance"
+            };
+            group.bench_with_input(BenchmarkId::new(id, n), &data, |b, data| {
                 b.iter(|| {
                     let mut d = Driver::new(runtime, Count::default()).expect("instantiate");
+                    if batch {
+                        d.set_batched(true).expect("batching");
+                    }
                     d.on_event("put", black_box(data), NOW).expect("no trap");
                     d.handler().0
                 })
-            },
-        );
-        if batched {
-            group.bench_with_input(
-                BenchmarkId::new("into fresh instance, batched", n),
-                &data,
-                |b, data| {
-                    b.iter(|| {
-                        let mut d = Driver::new(runtime, Count::default()).expect("instantiate");
-                        d.set_batched(true).expect("batching");
-                        d.on_event("put", black_box(data), NOW).expect("no trap");
-                        d.handler().0
-                    })
-                },
-            );
+            });
         }
         let mut warm = Driver::new(runtime, Count::default()).expect("instantiate");
         warm.on_event("put", &data, NOW).expect("no trap");

@@ -111,30 +111,30 @@ pub fn op(line: &CallLine) -> String {
 /// The embedded component, compiled once per test process.
 pub fn runtime() -> &'static Runtime {
     static RUNTIME: OnceLock<Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| match Runtime::embedded(Limits::default()) {
-        Ok(runtime) => runtime,
-        Err(e) => panic!(
-            "cannot compile the embedded component: {}",
-            autoconfig_host::report(&e)
-        ),
-    })
+    RUNTIME.get_or_init(|| compile(Limits::default()))
 }
 
 /// The embedded component compiled without fuel metering ([`Metering::Off`]), once per test
 /// process.
 pub fn unmetered_runtime() -> &'static Runtime {
     static RUNTIME: OnceLock<Runtime> = OnceLock::new();
-    let limits = Limits {
-        metering: Metering::Off,
-        ..Limits::default()
-    };
-    RUNTIME.get_or_init(|| match Runtime::embedded(limits) {
+    RUNTIME.get_or_init(|| {
+        compile(Limits {
+            metering: Metering::Off,
+            ..Limits::default()
+        })
+    })
+}
+
+/// Compiles the embedded component under `limits`; a test cannot go on without it.
+fn compile(limits: Limits) -> Runtime {
+    match Runtime::embedded(limits) {
         Ok(runtime) => runtime,
         Err(e) => panic!(
             "cannot compile the embedded component: {}",
             autoconfig_host::report(&e)
         ),
-    })
+    }
 }
 
 /// Stream options for tests: the stream corpus README's defaults.

@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 
 use autoconfig_host::{Driver, Level, RestartReason, Runtime, Settings, report};
-use autoconfig_test_support::{CallLine, Recorder, corpus, runtime};
+use autoconfig_test_support::{CallLine, Recorder, corpus};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -119,15 +119,11 @@ pub fn level_name(level: Level) -> &'static str {
     }
 }
 
-/// Runs a scenario on a fresh instance of the real component; returns every mismatch. With
-/// `batched`, the callbacks come back through the WIT `batch` interface (as JSON lines) instead
-/// of one call each: the expected callbacks are the same.
-pub fn run(scenario: &Scenario, batched: bool) -> Result<(), String> {
-    run_on(runtime(), scenario, batched)
-}
-
-/// [`run`] on the given runtime (for example one without fuel metering).
-pub fn run_on(runtime: &Runtime, scenario: &Scenario, batched: bool) -> Result<(), String> {
+/// Runs a scenario on a fresh instance of `runtime`'s component (the default one, or one
+/// without fuel metering); returns every mismatch. With `batched`, the callbacks come back
+/// through the WIT `batch` interface (as JSON lines) instead of one call each: the expected
+/// callbacks are the same.
+pub fn run(runtime: &Runtime, scenario: &Scenario, batched: bool) -> Result<(), String> {
     let recorder = Recorder::default();
     let mut driver = Driver::new(runtime, recorder.clone()).map_err(|e| report(&e))?;
     driver.set_batched(batched).map_err(|e| report(&e))?;

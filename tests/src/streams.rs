@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use autoconfig_host::{Driver, Level, Runtime, Settings, Step, StopReason, StreamOptions, report};
-use autoconfig_test_support::{CallLine, Recorder, corpus, runtime};
+use autoconfig_test_support::{CallLine, Recorder, corpus};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -207,14 +207,10 @@ fn parse_level(name: &str) -> Result<Level, String> {
     })
 }
 
-/// Runs a case on a fresh instance of the real component. Returns every mismatch, and the
-/// actual outputs of every step (for writing new cases).
-pub fn run(case: &Case, batched: bool) -> (Result<(), String>, Vec<Value>) {
-    run_on(runtime(), case, batched)
-}
-
-/// [`run`] on the given runtime (for example one without fuel metering).
-pub fn run_on(runtime: &Runtime, case: &Case, batched: bool) -> (Result<(), String>, Vec<Value>) {
+/// Runs a case on a fresh instance of `runtime`'s component (the default one, or one without
+/// fuel metering). Returns every mismatch, and the actual outputs of every step (for writing
+/// new cases).
+pub fn run(runtime: &Runtime, case: &Case, batched: bool) -> (Result<(), String>, Vec<Value>) {
     let mut actual = Vec::new();
     let outcome = run_into(runtime, case, batched, &mut actual);
     (outcome, actual)

@@ -1,6 +1,6 @@
 //! Runs every file of the shared scenario corpus on the real compiled component.
 
-use autoconfig_component_tests::scenario::{corpus_files, load, run_on};
+use autoconfig_component_tests::scenario::{corpus_files, load, run};
 use autoconfig_host::Runtime;
 use autoconfig_test_support::{runtime, unmetered_runtime};
 
@@ -32,7 +32,7 @@ fn every_scenario_passes_with(runtime: &Runtime, batched: bool) {
     );
     let mut failures = Vec::new();
     for file in &files {
-        let outcome = load(file).and_then(|s| run_on(runtime, &s, batched));
+        let outcome = load(file).and_then(|s| run(runtime, &s, batched));
         if let Err(e) = outcome {
             failures.push(format!("{}:\n{e}", file.display()));
         }

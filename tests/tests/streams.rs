@@ -5,7 +5,7 @@
 //! case's actual outputs to `DIR/<case>.json` (one entry per step), to help write new cases:
 //! every output written into a case is then checked by hand against the policy.
 
-use autoconfig_component_tests::streams::{corpus_files, load, run_on};
+use autoconfig_component_tests::streams::{corpus_files, load, run};
 use autoconfig_host::Runtime;
 use autoconfig_test_support::{runtime, unmetered_runtime};
 
@@ -47,7 +47,7 @@ fn every_stream_case_passes_with(runtime: &Runtime, batched: bool) {
                 continue;
             }
         };
-        let (outcome, actual) = run_on(runtime, &case, batched);
+        let (outcome, actual) = run(runtime, &case, batched);
         if let (Some(dir), Some(name)) = (&actual_dir, file.file_name()) {
             let text = serde_json::to_string_pretty(&actual).unwrap_or_default();
             if let Err(e) = std::fs::write(dir.join(name), text) {
