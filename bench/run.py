@@ -751,6 +751,20 @@ report` names the component's functions), and cProfile / `node --cpu-prof` in Py
   which owns them, and the recovery copy make up the rest). What might still approach 1.5x: no
   metering plus a put handed over without a call per environment (a binary batch the driver
   reads from guest memory); not built.
+- **Fourth pass: the floor (2026-12-01 03:05-03:10 UTC, criterion, 10,000 environments, one
+  sitting; native 16.0-16.3 ms).** A one-off build of the guest (not shipped) that does all of
+  its own work, the parsing, the state, each callback's record and each log line formatted, but
+  hands nothing to the host (no `add-environment` call, no log call, so no lifting, no handler
+  and no recovery copy either) took 29.7 ms with fuel metering (1.86x native) and 23.3 ms
+  without (1.46x); `perf` of the unmetered one (built without bulk memory, below: 22.1 ms): 75 %
+  in the guest's code (about 16.5 ms, 1.03x the whole native put) and 10 % in the kernel (a
+  fresh instance's memory faulted in and unmapped). So the put into an empty state cannot reach 1.5x with fuel metering whatever the
+  boundary costs, and without metering the whole boundary (10,000 records, 10,000 log lines and
+  the recovery copy) would have to cost under 1 ms; it costs about 9 ms now, and the binary batch
+  above was estimated at 5-6 ms. Building the guest without wasm's bulk-memory instructions
+  (small `memcpy`s then run in the guest instead of calling into the runtime) took the floor to
+  22.1 ms (1.38x) but saved nothing measurable with the real handler (40.1 against 40.2 ms with fuel, 32.6
+  against 32.5 ms without, interleaved), so it was not kept.
 - **Python host.** cProfile: 3.1 s of 3.4 s inside the component call went into wasmtime-py
   handling calls into Python: each of 10,000 callbacks and 11,003 log calls looked up its
   function and parameter types (178,000 lookups) and built a `Record`. Then, batched, what was
