@@ -7,7 +7,7 @@ mod common;
 use autoconfig_host::output::CallLine;
 use std::process::Command;
 
-use common::process::{CHILD_DEADLINE, Host, Pipe, call_lines, server_runtime};
+use common::process::{BIN, CHILD_DEADLINE, Host, Pipe, call_lines, server_runtime};
 use common::{Reply, TestServer, poll_until_blocking, put, send};
 
 #[test]
@@ -602,4 +602,63 @@ fn a_closed_stderr_does_not_crash_the_demo() {
     assert_eq!(host.code(), 0);
     let out = host.stdout();
     assert!(out.contains(r#"{"op":"ready"}"#), "{out}");
+}
+
+#[test]
+fn the_demo_refuses_a_stream_uri_flag_and_says_it_ignores_the_variable() {
+    let script = write_temp("demo-uri.json", OWN_SCRIPT);
+    let script = script.to_str().expect("utf-8 path");
+    // On the command line it is a contradiction: exit 2, one line, nothing played.
+    let mut host = Host::start(&[
+        "--demo",
+        "--script",
+        script,
+        "--stream-uri",
+        "http://127.0.0.1:9",
+    ]);
+    assert_eq!(host.code(), 2, "stderr:\n{}", host.stderr());
+    assert_eq!(host.stdout(), "");
+    let stderr = host.stderr();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("--stream-uri cannot be used with --demo"),
+        "{stderr}"
+    );
+    // From the environment (an operator's shell may export it): the demo plays, and says so.
+    let mut command = Host::command(BIN, &["--demo", "--script", script]);
+    command.env("STREAM_URI", "http://127.0.0.1:9");
+    let mut host = Host::spawn(command, None);
+    assert_eq!(host.code(), 0, "stderr:\n{}", host.stderr());
+    assert!(host.stdout().contains(r#"{"op":"ready"}"#));
+    assert!(
+        host.stderr()
+            .contains("STREAM_URI is ignored: --demo plays its own stream"),
+        "{}",
+        host.stderr()
+    );
+}
+
+#[test]
+fn a_stdout_that_goes_nowhere_is_warned_about() {
+    let script = write_temp("nowhere.json", OWN_SCRIPT);
+    let script = script.to_str().expect("utf-8 path");
+    const WARNING: &str = "stdout is /dev/null (or was closed when the host started)";
+    // Read by a consumer: no warning.
+    let mut host = Host::start(&["--demo", "--script", script]);
+    assert_eq!(host.code(), 0);
+    assert!(!host.stderr().contains(WARNING), "{}", host.stderr());
+    // Redirected to /dev/null.
+    let mut command = Host::command(BIN, &["--demo", "--script", script]);
+    command.stdout(std::process::Stdio::null());
+    let mut host = Host::spawn(command, None);
+    assert_eq!(host.code(), 0);
+    assert!(host.stderr().contains(WARNING), "{}", host.stderr());
+    // Closed before the program starts (`>&-`): Rust opens /dev/null in its place, and every
+    // line would vanish without a word.
+    let mut command = Host::command("sh", &["-c", "exec \"$0\" \"$@\" >&-", BIN]);
+    command.args(["--demo", "--script", script]);
+    let mut host = Host::spawn(command, None);
+    assert_eq!(host.code(), 0, "stderr:\n{}", host.stderr());
+    assert!(host.stderr().contains(WARNING), "{}", host.stderr());
+    assert_eq!(host.stdout(), "");
 }

@@ -326,6 +326,76 @@ fn log_levels_from_the_environment_are_checked_too() {
 }
 
 #[test]
+fn options_from_the_environment_are_named_by_their_variable() {
+    // A tired operator set a variable, not a flag: the line names the variable, never the flag
+    // they did not type.
+    type Case<'a> = (&'a [&'a str], (&'a str, &'a str), &'a str, &'a str);
+    let cases: [Case<'_>; 5] = [
+        (
+            &["--demo"],
+            ("LOG_LEVEL", "verbos"),
+            "LOG_LEVEL (environment variable)",
+            "--log-level",
+        ),
+        (
+            &["--demo"],
+            ("AUTOCONFIG_LISTEN", "nowhere"),
+            "AUTOCONFIG_LISTEN (environment variable)",
+            "--listen",
+        ),
+        (
+            &[],
+            ("STREAM_URI", "ftp://stream.example"),
+            "STREAM_URI \"ftp://stream.example\"",
+            "--stream-uri",
+        ),
+        (
+            &["--demo"],
+            ("AUTOCONFIG_STATE_FILE", "/nonexistent-dir/state.json"),
+            "AUTOCONFIG_STATE_FILE: ",
+            "--state-file",
+        ),
+        (
+            &[],
+            ("AUTO_CONFIG_KEY_FILE", "/nonexistent-dir/key"),
+            "AUTO_CONFIG_KEY_FILE /nonexistent-dir/key",
+            "--key-file",
+        ),
+    ];
+    for (args, (var, value), fragment, flag) in cases {
+        let mut env = vec![(var, value)];
+        if var == "STREAM_URI" {
+            env.push(("AUTO_CONFIG_KEY", SECRET_KEY));
+        }
+        assert_usage(args, &env, fragment);
+        let (_, _, stderr) = run(args, &env);
+        assert!(!stderr.contains(flag), "{var}: {flag} named in {stderr:?}");
+    }
+    // Given as flags, the same mistakes name the flags.
+    assert_usage(
+        &["--demo", "--log-level", "verbos"],
+        &[],
+        "'--log-level <LOG_LEVEL>'",
+    );
+    assert_usage(
+        &["--demo", "--listen", "nowhere"],
+        &[],
+        "'--listen <LISTEN>'",
+    );
+    assert_usage(
+        &["--key", SECRET_KEY, "--stream-uri", "ftp://stream.example"],
+        &[],
+        "--stream-uri \"ftp://stream.example\"",
+    );
+    // The flag wins over its variable, and then it is the flag that is named.
+    assert_usage(
+        &["--demo", "--log-level", "verbos"],
+        &[("LOG_LEVEL", "info")],
+        "'--log-level <LOG_LEVEL>'",
+    );
+}
+
+#[test]
 fn bad_stream_uris_are_usage_errors() {
     let long_host = format!("http://{}.example/", "h".repeat(100_000));
     for uri in [

@@ -106,9 +106,37 @@ pub struct Cli {
     pub script: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Option<Command>,
-    /// Whether the key came from the command line (not the environment).
+    /// The options given on the command line, by ID (`"key"`).
     #[arg(skip)]
-    pub key_in_argv: bool,
+    pub in_argv: Vec<String>,
+    /// The options whose value came from an environment variable: (option ID, variable).
+    #[arg(skip)]
+    pub from_env: Vec<(String, String)>,
+}
+
+impl Cli {
+    /// Whether option `id` (`"stream_uri"`) was given on the command line.
+    pub fn on_command_line(&self, id: &str) -> bool {
+        self.in_argv.iter().any(|arg| arg == id)
+    }
+
+    /// How to name option `id` (`"stream_uri"`) in a message: by the environment variable it
+    /// was read from (`STREAM_URI`), else by its flag (`--stream-uri`). An operator who set the
+    /// variable must not be sent looking for a flag they never typed.
+    pub fn name_of(&self, id: &str) -> String {
+        match self.variable_of(id) {
+            Some(var) => var.to_owned(),
+            None => format!("--{}", id.replace('_', "-")),
+        }
+    }
+
+    /// The environment variable option `id` was read from, if it was.
+    pub fn variable_of(&self, id: &str) -> Option<&str> {
+        self.from_env
+            .iter()
+            .find(|(arg, _)| arg == id)
+            .map(|(_, var)| var.as_str())
+    }
 }
 
 /// The subcommands.
@@ -155,8 +183,41 @@ pub fn parse() -> Result<Cli, ExitCode> {
         Ok(cli) => cli,
         Err(e) => return Err(clap_error(&e)),
     };
-    cli.key_in_argv = matches.value_source("key") == Some(ValueSource::CommandLine);
+    for arg in Cli::command().get_arguments() {
+        let id = arg.get_id().as_str();
+        match (matches.value_source(id), arg.get_env()) {
+            (Some(ValueSource::CommandLine), _) => cli.in_argv.push(id.to_owned()),
+            (Some(ValueSource::EnvVariable), Some(var)) => cli
+                .from_env
+                .push((id.to_owned(), var.to_string_lossy().into_owned())),
+            _ => {}
+        }
+    }
     Ok(cli)
+}
+
+/// The environment variable a rejected value came from, when clap's error is about an option
+/// (`--log-level <LOG_LEVEL>`) that was not on the command line but has its variable set.
+fn env_source(e: &clap::Error) -> Option<(String, String)> {
+    let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg) else {
+        return None;
+    };
+    let long = arg.split_whitespace().next()?.strip_prefix("--")?;
+    let command = Cli::command();
+    let var = command
+        .get_arguments()
+        .find(|a| a.get_long() == Some(long))?
+        .get_env()?
+        .to_owned();
+    let flag = format!("--{long}");
+    let typed = std::env::args_os().skip(1).any(|a| {
+        let a = a.to_string_lossy();
+        a == flag || a.starts_with(&format!("{flag}="))
+    });
+    if typed || std::env::var_os(&var).is_none() {
+        return None;
+    }
+    Some((arg.clone(), var.to_string_lossy().into_owned()))
 }
 
 /// Prints a clap error: help and version as clap does; anything else as one line, exit 2.
@@ -183,6 +244,12 @@ fn clap_error(e: &clap::Error) -> ExitCode {
         parts.push(text.trim_start_matches("error: ").to_owned());
     }
     let mut line = parts.join(" ");
+    if let Some((arg, var)) = env_source(e) {
+        line = line.replace(
+            &format!("'{arg}'"),
+            &format!("{var} (environment variable)"),
+        );
+    }
     // A value that may be a secret pasted in the wrong place (a key given to another option,
     // or as a stray argument) is shown by its last 4 characters: anything long, and any stray
     // word that is not an option.
@@ -261,15 +328,16 @@ pub fn key(cli: &Cli) -> Result<Option<String>, String> {
     let Some(path) = &cli.key_file else {
         return Ok(None);
     };
-    read_key_file(path).map(Some)
+    read_key_file(path, &cli.name_of("key_file")).map(Some)
 }
 
 /// The largest key file read.
 const MAX_KEY_FILE_BYTES: u64 = 64 * 1024;
 
-fn read_key_file(path: &Path) -> Result<String, String> {
+/// Reads the key file `path`; errors start with `option`, how the path was given.
+fn read_key_file(path: &Path, option: &str) -> Result<String, String> {
     use std::io::Read;
-    let fail = |why: &dyn std::fmt::Display| format!("--key-file {}: {why}", shown_path(path));
+    let fail = |why: &dyn std::fmt::Display| format!("{option} {}: {why}", shown_path(path));
     let file = autoconfig_host::state_file::open_for_reading(path).map_err(|e| fail(&e))?;
     if !file.metadata().map_err(|e| fail(&e))?.is_file() {
         return Err(fail(&"it is not a regular file"));
@@ -312,7 +380,7 @@ fn shown_path(path: &Path) -> String {
 
 /// Warnings about how the key was given, once logging is set up.
 pub fn key_warnings(cli: &Cli) {
-    if cli.key_in_argv {
+    if cli.on_command_line("key") {
         tracing::warn!(
             "--key puts the key in the process's command line, where every user of this machine can read it (ps, /proc); give it in AUTO_CONFIG_KEY or with --key-file instead"
         );
@@ -365,18 +433,19 @@ pub fn usage(message: &str) -> ExitCode {
     ExitCode::from(2)
 }
 
-/// A component option error in the words of the command line: `read-timeout-ms: ...` becomes
-/// `--read-timeout: ...`.
-pub fn flag_names(reason: &str) -> String {
+/// A component option error in the words the operator used: `read-timeout-ms: ...` becomes
+/// `--read-timeout: ...`, and `stream-uri: ...` becomes `STREAM_URI: ...` when the URI came
+/// from that variable.
+pub fn flag_names(cli: &Cli, reason: &str) -> String {
     let flags = [
-        ("read-timeout-ms", "--read-timeout"),
-        ("initial-retry-delay-ms", "--initial-retry-delay"),
-        ("stream-uri", "--stream-uri"),
-        ("key", "--key"),
+        ("read-timeout-ms", "read_timeout"),
+        ("initial-retry-delay-ms", "initial_retry_delay"),
+        ("stream-uri", "stream_uri"),
+        ("key", "key"),
     ];
-    for (option, flag) in flags {
+    for (option, id) in flags {
         if let Some(rest) = reason.strip_prefix(option) {
-            return format!("{flag}{rest}");
+            return format!("{}{rest}", cli.name_of(id));
         }
     }
     reason.to_owned()

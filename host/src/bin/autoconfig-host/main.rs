@@ -62,6 +62,11 @@ async fn async_main(cli: Cli) -> ExitCode {
         }
         None => {}
     }
+    if cli.demo && cli.on_command_line("stream_uri") {
+        return usage(
+            "--stream-uri cannot be used with --demo: the demo plays its own stream on 127.0.0.1",
+        );
+    }
     let script = match load_script(cli.script.as_ref(), cli.demo) {
         Ok(script) => script,
         Err(e) => return usage(&format!("{e:#}")),
@@ -97,7 +102,12 @@ async fn async_main(cli: Cli) -> ExitCode {
     let listener = match cli.listen {
         Some(addr) => match tokio::net::TcpListener::bind(addr).await {
             Ok(listener) => Some(listener),
-            Err(e) => return usage(&format!("--listen {addr}: cannot listen there: {e}")),
+            Err(e) => {
+                return usage(&format!(
+                    "{} {addr}: cannot listen there: {e}",
+                    cli.name_of("listen")
+                ));
+            }
         },
         None => None,
     };
@@ -158,7 +168,7 @@ async fn async_main(cli: Cli) -> ExitCode {
     // Every option is checked before the first log line, so a mistake is one line.
     match runner::check_options(&mut driver, &config) {
         Ok(()) => {}
-        Err(runner::RunError::Options(reason)) => return usage(&flag_names(&reason)),
+        Err(runner::RunError::Options(reason)) => return usage(&flag_names(&cli, &reason)),
         Err(e) => {
             tracing::error!("{}", report(&e));
             return ExitCode::from(3);
@@ -167,13 +177,21 @@ async fn async_main(cli: Cli) -> ExitCode {
     if let Some(path) = &config.state_file
         && let Err(e) = autoconfig_host::state_file::check(path)
     {
-        return usage(&format!("--state-file: {}", report(&e)));
+        return usage(&format!("{}: {}", cli.name_of("state_file"), report(&e)));
     }
     tracing::info!(
         "autoconfig-host {}, component {origin}",
         env!("CARGO_PKG_VERSION")
     );
     cli::key_warnings(&cli);
+    if let (Some(_), Some(var)) = (&demo, cli.variable_of("stream_uri")) {
+        tracing::warn!("{var} is ignored: --demo plays its own stream on 127.0.0.1");
+    }
+    if stdout_is_dev_null() {
+        tracing::warn!(
+            "stdout is /dev/null (or was closed when the host started): the environments are printed nowhere"
+        );
+    }
     let shutdown = async {
         match &demo {
             Some(server) => tokio::select! {
@@ -230,7 +248,7 @@ async fn async_main(cli: Cli) -> ExitCode {
             );
             ExitCode::from(3)
         }
-        Err(runner::RunError::Options(reason)) => usage(&flag_names(&reason)),
+        Err(runner::RunError::Options(reason)) => usage(&flag_names(&cli, &reason)),
         Err(e @ runner::RunError::Component(_)) => {
             tracing::error!("{}", report(&e));
             ExitCode::from(3)
@@ -291,6 +309,28 @@ async fn serve(script: Option<&PathBuf>, port: u16, signals: &mut Signals) -> Ex
             ExitCode::from(3)
         }
     }
+}
+
+/// Whether stdout is `/dev/null`: redirected there, or closed when the process started (the
+/// Rust runtime then opens `/dev/null` in its place, and every line would vanish silently).
+fn stdout_is_dev_null() -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd;
+        use std::os::unix::fs::{FileTypeExt, MetadataExt};
+        let Ok(fd) = std::io::stdout().as_fd().try_clone_to_owned() else {
+            return false;
+        };
+        let (Ok(out), Ok(null)) = (
+            std::fs::File::from(fd).metadata(),
+            std::fs::metadata("/dev/null"),
+        ) else {
+            return false;
+        };
+        out.file_type().is_char_device() && out.rdev() == null.rdev()
+    }
+    #[cfg(not(unix))]
+    false
 }
 
 /// Lowercase hex SHA-256.
