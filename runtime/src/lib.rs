@@ -17,6 +17,7 @@
 //! the stream records, whose `Debug` masks the key.
 
 mod bindings;
+mod cache;
 pub mod driver;
 pub mod error;
 pub mod handler;
