@@ -11,7 +11,7 @@
 #      type-checks with `moduleResolution: bundler`;
 #   4. every file in test-package/negative/ must be REFUSED by `tsc --strict`, with exactly the
 #      error its first line names;
-#   5. the README snippets (embed.mjs, embed-stream.mjs, embed-batch.mjs) run from the project against the
+#   5. the README snippets (embed.mjs, embed-stream.mjs, embed-batch.mjs, embed-state.mjs) run from the project against the
 #      installed package, and the package's `relay-autoconfig-node` binary serves a local stream.
 #
 #   bash examples/node/test-package.sh
@@ -111,7 +111,7 @@ project="$tmp/project"
 mkdir "$project"
 cp "$fixtures"/consumer.ts "$fixtures"/tsconfig*.json "$fixtures"/host-check.mjs "$project/"
 cp -r "$fixtures/negative" "$project/negative"
-cp "$here/embed.mjs" "$here/embed-stream.mjs" "$here/embed-batch.mjs" "$project/"
+cp "$here/embed.mjs" "$here/embed-stream.mjs" "$here/embed-batch.mjs" "$here/embed-state.mjs" "$project/"
 cat >"$project/package.json" <<'EOF'
 { "name": "relay-autoconfig-consumer", "version": "1.0.0", "private": true, "type": "module" }
 EOF
@@ -171,7 +171,7 @@ fi
 echo "   $negatives wrong programs refused, each with its error"
 
 # ---- 5. the README snippets and the binary, against the installed package ----
-step "README snippets (embed.mjs, embed-stream.mjs, embed-batch.mjs) from the project"
+step "README snippets (embed.mjs, embed-stream.mjs, embed-batch.mjs, embed-state.mjs) from the project"
 out="$(timeout 30 node embed.mjs 2>/dev/null)" || fail "embed.mjs failed"
 want=$'add e1 e1-new\nadd e2 e2-new\nready\nexpired e1 e1-old\nexpired e2 e2-old'
 [[ "$out" == "$want" ]] || fail "embed.mjs printed:"$'\n'"$out"$'\n'"instead of:"$'\n'"$want"
@@ -179,6 +179,9 @@ out="$(timeout 30 node embed-stream.mjs 2>/dev/null)" || fail "embed-stream.mjs 
 grep -q '^{"op":"ready"}$' <<<"$out" || fail "embed-stream.mjs printed no ready line:"$'\n'"$out"
 out="$(timeout 30 node embed-batch.mjs 2>/dev/null)" || fail "embed-batch.mjs failed"
 grep -q '^{"op":"ready"}$' <<<"$out" && grep -qx 'delete ready' <<<"$out" || fail "embed-batch.mjs printed:"$'\n'"$out"
+# Twice on one state file: the second run restores what the first wrote.
+out="$(timeout 30 node embed-state.mjs state.bin 2>/dev/null && timeout 30 node embed-state.mjs state.bin 2>/dev/null)" || fail "embed-state.mjs failed"
+grep -qx 'first start' <<<"$out" && grep -qx 'restored 1' <<<"$out" || fail "embed-state.mjs printed:"$'\n'"$out"
 step "relay-autoconfig-node (the package's bin) against a local stream"
 out="$(timeout 30 node host-check.mjs)" || fail "host-check.mjs failed:"$'\n'"$out"
 [[ "$out" == $'add\nready\nexit 0' ]] || fail "relay-autoconfig-node printed:"$'\n'"$out"

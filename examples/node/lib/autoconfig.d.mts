@@ -73,6 +73,45 @@ export class StreamOptionsError extends Error {
 }
 
 /**
+ * `restore` refused the snapshot (truncated, corrupt, foreign, of a newer format version,
+ * inconsistent, or over {@link MAX_SNAPSHOT_BYTES}); the message says which. The state is
+ * unchanged, no callback was made, and the instance is fine.
+ */
+export class RestoreError extends Error {
+  name: 'RestoreError';
+}
+
+/**
+ * The largest snapshot `restore` copies into the component (256 MiB: the default state limit with
+ * room to spare, and the largest state file `autoconfig-host` reads). A larger one is refused
+ * with {@link RestoreError} before the component is entered.
+ */
+export const MAX_SNAPSHOT_BYTES: number;
+
+/** Options of `restore`. */
+export interface RestoreOptions {
+  /**
+   * Tell the handler: `addEnvironment` for every restored environment (by ascending env id), then
+   * `receivedAllEnvironments` (batched: as the call's batch). Default `false`: silent.
+   */
+  announce?: boolean | undefined;
+}
+
+/** What `restore` brought back (the WIT `restored` record). */
+export interface Restored {
+  /** Live environments. */
+  environments: number;
+  /** Remembered deletions (tombstones). */
+  tombstones: number;
+  /** Expiring keys whose `keyExpired` is still to come. */
+  pendingExpiries: number;
+  /** When `tick` / `onTimeout` is next needed (ms since the Unix epoch), or `null`: no timer. */
+  nextDeadline: bigint | null;
+  /** The stream's last event id in the snapshot, or `null`. */
+  lastEventId: string | null;
+}
+
+/**
  * A u64 from a bigint or a safe non-negative integer number.
  * @throws {TypeError | RangeError} naming `name`
  */
@@ -147,8 +186,8 @@ export interface Handler {
 
 /**
  * The batched form of the callbacks (the component's `batch` export): a handler with `batch`
- * gets no per-callback calls. After every call that may make callbacks (`onEvent`, `tick`, every
- * `StreamClient` call) the client takes that call's callbacks from the component as one string
+ * gets no per-callback calls. After every call that may make callbacks (`onEvent`, `tick`,
+ * `restore`, every `StreamClient` call) the client takes that call's callbacks from the component as one string
  * and passes it to `batch` once, before the call returns (not at all when there were none): one
  * JSON object per line, each line ending with `\n`, exactly the bytes {@link jsonLinesHandler}
  * and `autoconfig-host` write ({@link parseBatch} parses it). A call that traps delivers nothing
@@ -203,6 +242,18 @@ export class AutoconfigClient {
    * @returns the next deadline: re-arm your timer with it (`null`: none)
    */
   tick(now: U64): bigint | null;
+  /**
+   * The whole state (environments, deletions, pending expiries) as bytes, in the component's
+   * documented snapshot format. It holds SDK keys: store it where only the proxy can read it.
+   */
+  snapshot(): Uint8Array;
+  /**
+   * Replaces the whole state with a snapshot's (the settings are kept) and sets `nextDeadline` to
+   * the restored one: re-arm your timer with it.
+   * @param snapshot bytes `snapshot()` gave (a `Buffer` is fine)
+   * @throws {RestoreError} when the snapshot is refused (nothing changed)
+   */
+  restore(snapshot: Uint8Array, options?: RestoreOptions): Restored;
 }
 
 /** Options of the stream client (`StreamClient.start`). */
@@ -295,6 +346,22 @@ export class StreamClient {
   onClosed(error: string | null | undefined, now: U64): Step;
   /** `nextDeadline` passed (early or late is harmless). */
   onTimeout(now: U64): Step;
+  /**
+   * The whole state (environments, deletions, pending expiries and the stream's last event id) as
+   * bytes, in the component's documented snapshot format. It holds SDK keys: store it where only
+   * the proxy can read it.
+   */
+  snapshot(): Uint8Array;
+  /**
+   * Replaces the whole state with a snapshot's (the settings are kept). Restore before the first
+   * `start`: a `start` without `lastEventId` then resumes from `restored.lastEventId` (a client
+   * already started keeps its stream's own event id). The restored expiry timers are in the next
+   * step's `nextDeadline`; restored into a running client, call `onTimeout` at
+   * `restored.nextDeadline` if that is earlier than the deadline you are waiting for.
+   * @param snapshot bytes `snapshot()` gave (a `Buffer` is fine)
+   * @throws {RestoreError} when the snapshot is refused (nothing changed)
+   */
+  restore(snapshot: Uint8Array, options?: RestoreOptions): Restored;
 }
 
 /**

@@ -6,6 +6,9 @@
 // - `StreamClient` drives the `stream-client` export: the whole stream client, sans-IO. The host opens
 //   the requests it asks for and reports statuses, body bytes, ends and timeouts.
 //
+// Both also drive the `state` export: `snapshot()` gives the whole state as bytes (to keep on
+// disk, say) and `restore(bytes)` brings it back, checked, into a client.
+//
 // Either takes a handler: per callback (`addEnvironment` ... `keyExpired`, one call from the
 // component into JavaScript each), or batched (`batch(lines)`: each call's callbacks as one
 // string of JSON lines, taken with the component's `batch` export after the call; optionally
@@ -116,6 +119,15 @@ export class StreamOptionsError extends Error {
   name = 'StreamOptionsError';
 }
 
+/**
+ * Thrown by `restore` when the snapshot was refused (truncated, corrupt, foreign, of a newer
+ * format version, inconsistent, or over `MAX_SNAPSHOT_BYTES`): the state is unchanged, no callback
+ * was made, and the instance is fine.
+ */
+export class RestoreError extends Error {
+  name = 'RestoreError';
+}
+
 // ---- argument checks (they run before the component is entered) ----
 
 const U64_MAX = (1n << 64n) - 1n;
@@ -156,6 +168,11 @@ function str(v, name) {
 function optStr(v, name) {
   if (v === null || v === undefined) return undefined;
   return str(v, name);
+}
+
+function bool(v, name) {
+  if (typeof v !== 'boolean') throw new TypeError(`${name} must be a boolean, got ${describe(v)}`);
+  return v;
 }
 
 function describe(v) {
@@ -252,7 +269,7 @@ export function settings(s = {}) {
 /**
  * The batched form of the callbacks (the component's `batch` export). A handler with a `batch`
  * function gets no per-callback calls: after every call that may make callbacks (`onEvent`,
- * `tick`, and every `StreamClient` call) the client takes that call's callbacks from the
+ * `tick`, `restore`, and every `StreamClient` call) the client takes that call's callbacks from the
  * component as one string and passes it to `batch`, once, before the call returns (nothing when
  * the call made none). The text is one JSON object per line, each ending with "\n": exactly the
  * bytes `jsonLinesHandler` and autoconfig-host write (`parseBatch` parses it). With `logs` too,
@@ -404,7 +421,81 @@ class Instance {
     }
     return refused ? onResultError(refused.payload) : result;
   }
+
+  /** `state.snapshot`: the whole state as bytes. It makes no callback. */
+  snapshot() {
+    this.#needState();
+    return this.call((e) => e.state.snapshot(), undefined, false);
+  }
+
+  /**
+   * `state.restore`, its arguments checked first. A refused snapshot throws RestoreError (the
+   * component's message) and changes nothing; the announcement, if asked for, reaches the handler
+   * (batched: as the call's batch).
+   * @param {Uint8Array} snapshot
+   * @param {RestoreOptions} options
+   * @returns {Restored}
+   */
+  restore(snapshot, options) {
+    if (!(snapshot instanceof Uint8Array)) throw new TypeError(`snapshot must be a Uint8Array, got ${describe(snapshot)}`);
+    const { announce = false } = plainObject(options, 'options', ['announce']);
+    bool(announce, 'options.announce');
+    if (snapshot.byteLength > MAX_SNAPSHOT_BYTES) {
+      // Not even copied into the guest, where it could exhaust the memory and trap.
+      throw new RestoreError(`the snapshot is ${snapshot.byteLength} bytes, over the limit of ${MAX_SNAPSHOT_BYTES}`);
+    }
+    this.#needState();
+    const r = this.call(
+      (e) => e.state.restore(snapshot, announce),
+      (message) => {
+        throw new RestoreError(String(message));
+      },
+    );
+    return {
+      environments: r.environments,
+      tombstones: r.tombstones,
+      pendingExpiries: r.pendingExpiries,
+      nextDeadline: r.nextDeadline ?? null,
+      lastEventId: r.lastEventId ?? null,
+    };
+  }
+
+  /** Refuses (before any call) a component built without the `state` export. */
+  #needState() {
+    if (!this.ensure().state) {
+      throw new Error(
+        `the transpiled component in ${this.component.outDir} does not export relay:autoconfig/state@${WIT_VERSION}: ` +
+          'rebuild the component and run `npm run transpile`',
+      );
+    }
+  }
 }
+
+// ---- snapshot and restore (the `state` export) ----
+
+/**
+ * The largest snapshot `restore` copies into the component (256 MiB): the component's default
+ * state limit (192 MiB) with room to spare, and the largest state file `autoconfig-host` reads.
+ * A larger one is refused with RestoreError before the component is entered.
+ */
+export const MAX_SNAPSHOT_BYTES = 256 * 1024 * 1024;
+
+/**
+ * @typedef {object} RestoreOptions
+ * @property {boolean} [announce] tell the handler: `addEnvironment` for every restored environment
+ *   (by ascending env id), then `receivedAllEnvironments` (default false: silent)
+ */
+
+/**
+ * What `restore` brought back (the WIT `restored` record).
+ * @typedef {object} Restored
+ * @property {number} environments live environments
+ * @property {number} tombstones remembered deletions
+ * @property {number} pendingExpiries expiring keys whose `keyExpired` is still to come
+ * @property {bigint | null} nextDeadline when `tick` / `onTimeout` is next needed (ms since the
+ *   Unix epoch), or null: no timer
+ * @property {string | null} lastEventId the stream's last event id in the snapshot
+ */
 
 const PARSED_EVENTS = new Set(['put', 'patch', 'delete']);
 
@@ -444,8 +535,13 @@ export class AutoconfigClient {
   }
 
   #call(f, callbacks = true) {
+    return this.#guarded(() => this.#instance.call((e) => f(e.client), undefined, callbacks));
+  }
+
+  /** Runs `run`; after a trap the fresh instance has no timer: `nextDeadline` is null. */
+  #guarded(run) {
     try {
-      return this.#instance.call((e) => f(e.client), undefined, callbacks);
+      return run();
     } catch (e) {
       if (e instanceof TrapError) this.nextDeadline = null;
       throw e;
@@ -502,6 +598,29 @@ export class AutoconfigClient {
     const next = this.#call((c) => c.tick(at)) ?? null;
     this.nextDeadline = next;
     return next;
+  }
+
+  /**
+   * The whole state (environments, deletions, pending expiries) as bytes, in the component's
+   * documented snapshot format. It holds SDK keys: store it where only the proxy can read it.
+   * @returns {Uint8Array}
+   */
+  snapshot() {
+    return this.#guarded(() => this.#instance.snapshot());
+  }
+
+  /**
+   * Replaces the whole state with a snapshot's (the settings are kept) and sets `nextDeadline`
+   * to the restored one: re-arm your timer with it.
+   * @param {Uint8Array} snapshot bytes `snapshot()` gave (a Buffer is fine)
+   * @param {RestoreOptions} [options]
+   * @returns {Restored}
+   * @throws {RestoreError} when the snapshot is refused (nothing changed)
+   */
+  restore(snapshot, options = {}) {
+    const restored = this.#guarded(() => this.#instance.restore(snapshot, options));
+    this.nextDeadline = restored.nextDeadline;
+    return restored;
   }
 }
 
@@ -692,6 +811,31 @@ export class StreamClient {
   onTimeout(now) {
     const at = u64(now, 'now');
     return this.#step((s) => s.onTimeout(at));
+  }
+
+  /**
+   * The whole state (environments, deletions, pending expiries and the stream's last event id)
+   * as bytes, in the component's documented snapshot format. It holds SDK keys: store it where
+   * only the proxy can read it.
+   * @returns {Uint8Array}
+   */
+  snapshot() {
+    return this.#instance.snapshot();
+  }
+
+  /**
+   * Replaces the whole state with a snapshot's (the settings are kept). Restore before the first
+   * `start`: a `start` without `options.lastEventId` then resumes from `restored.lastEventId`
+   * (a client already started keeps its stream's own event id). The restored expiry timers are
+   * in the next step's `nextDeadline`; restored into a running client, call `onTimeout` at
+   * `restored.nextDeadline` if that is earlier than the deadline you are waiting for.
+   * @param {Uint8Array} snapshot bytes `snapshot()` gave (a Buffer is fine)
+   * @param {RestoreOptions} [options]
+   * @returns {Restored}
+   * @throws {RestoreError} when the snapshot is refused (nothing changed)
+   */
+  restore(snapshot, options = {}) {
+    return this.#instance.restore(snapshot, options);
   }
 }
 

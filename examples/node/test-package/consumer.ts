@@ -4,6 +4,7 @@ import {
   AutoconfigClient,
   Component,
   StreamClient,
+  RestoreError,
   StreamOptionsError,
   TrapError,
   jsonLinesHandler,
@@ -17,6 +18,7 @@ import {
   type Handler,
   type LogLevel,
   type Request,
+  type Restored,
   type Settings,
   type Step,
   type StreamOptions,
@@ -137,3 +139,15 @@ const batched = new AutoconfigClient(component, batchHandler);
 batched.onEvent('put', JSON.stringify({ path: '/', data: { environments: { e1: env('e1', 1) } } }), BigInt(Date.now()));
 const calls: CallLine[] = batches.flatMap((b) => parseBatch(b));
 print('batched', batches.length, calls.map((c) => c.op).join(' '), logLines.some(([level]) => level === 'info') ? 'logs' : 'no logs');
+
+// ---- snapshot and restore: the event client's state in a new client, silently ----
+const bytes: Uint8Array = client.snapshot();
+const copy = new AutoconfigClient(component, handler);
+const restored: Restored = copy.restore(bytes);
+print('restored', restored.environments, restored.pendingExpiries, String(restored.nextDeadline === copy.nextDeadline), restored.lastEventId ?? '-');
+try {
+  copy.restore(bytes.subarray(0, 10), { announce: true });
+} catch (e) {
+  if (e instanceof RestoreError) print('refused', e.name);
+  else throw e;
+}

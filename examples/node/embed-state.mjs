@@ -1,0 +1,27 @@
+// The README's snapshot snippet (the state in a file, restored at start; run twice by test/embed.test.mjs).
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { AutoconfigClient, Component, RestoreError, jsonLinesHandler } from 'relay-autoconfig';
+
+const STATE_FILE = process.argv[2] ?? 'autoconfig.state';
+const component = await Component.load();
+const client = new AutoconfigClient(component, jsonLinesHandler(console.log, console.error));
+
+// At start: bring the last state back, and tell the proxy (`announce`: an add per environment, then ready).
+try {
+  const { environments } = client.restore(readFileSync(STATE_FILE), { announce: true });
+  console.log('restored', environments);
+} catch (e) {
+  if (e.code === 'ENOENT') console.log('first start');
+  else if (e instanceof RestoreError) console.error('ignoring the state file:', e.message); // corrupt, truncated, newer
+  else throw e;
+}
+
+// After changes: write it again, atomically. It holds SDK keys: readable by this user only.
+function save() {
+  writeFileSync(`${STATE_FILE}.tmp`, client.snapshot(), { mode: 0o600 });
+  renameSync(`${STATE_FILE}.tmp`, STATE_FILE);
+}
+
+const put = '{"path":"/","data":{"environments":{"e1":{"envId":"e1","sdkKey":{"value":"sdk-1"},"version":1}}}}';
+client.onEvent('put', put, Date.now()); // first start: add + ready; restored: only ready (nothing changed)
+save();
