@@ -8,6 +8,7 @@ __version__ = "0.2.0"
 
 from .component import (
     DEFAULT_MAX_MESSAGE_BYTES,
+    MAX_SNAPSHOT_BYTES,
     AutoconfigClient,
     BatchSink,
     LogBatchSink,
@@ -21,6 +22,9 @@ from .component import (
     Limits,
     Logger,
     Request,
+    Restored,
+    RestoreError,
+    SnapshotTooLarge,
     Runtime,
     Step,
     StreamClient,
@@ -34,6 +38,7 @@ from .component import (
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_BYTES",
+    "MAX_SNAPSHOT_BYTES",
     "AutoconfigClient",
     "BatchSink",
     "LogBatchSink",
@@ -47,6 +52,9 @@ __all__ = [
     "Limits",
     "Logger",
     "Request",
+    "Restored",
+    "RestoreError",
+    "SnapshotTooLarge",
     "Runtime",
     "Step",
     "StreamClient",
