@@ -263,9 +263,106 @@ fn key_mistakes_are_one_line_and_never_echo_the_key() {
     assert_usage(
         &["--key", "a", "--key-file", "/nonexistent/key"],
         &[],
-        "cannot be used with",
+        "--key and --key-file both give the key: give it once",
     );
     assert_usage(&[], &[], "no auto-configuration key");
+}
+
+#[test]
+fn key_sources_are_named_as_given_and_an_empty_key_variable_is_no_key() {
+    let file = write_temp("good-key", b"rel-from-the-file-0001\n");
+    let file = file.to_str().expect("utf-8");
+    // Both given, in any mix of flags and variables: one line naming both as they were given.
+    assert_usage(
+        &[],
+        &[("AUTO_CONFIG_KEY", "a"), ("AUTO_CONFIG_KEY_FILE", file)],
+        "AUTO_CONFIG_KEY and AUTO_CONFIG_KEY_FILE both give the key",
+    );
+    assert_usage(
+        &["--key-file", file],
+        &[("AUTO_CONFIG_KEY", "a")],
+        "AUTO_CONFIG_KEY and --key-file both give the key",
+    );
+    // `AUTO_CONFIG_KEY=` (a compose file's `${AUTO_CONFIG_KEY}` when it is unset) is no key: the
+    // file's key is used (the stream is then refused by the server: exit 1, not a usage error).
+    let (rt, server) = serve(vec![Reply::status(401)]);
+    let (code, _, stderr) = run(
+        &["--stream-uri", &server.uri()],
+        &[("AUTO_CONFIG_KEY", ""), ("AUTO_CONFIG_KEY_FILE", file)],
+    );
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("with key ending in 0001"), "{stderr}");
+    drop(rt);
+    // A key from a file that is no valid header value: the file is named, not `--key`.
+    let bad = write_temp("bad-key", b"rel-with\x01control\n");
+    let bad = bad.to_str().expect("utf-8");
+    assert_usage(
+        &[],
+        &[
+            ("AUTO_CONFIG_KEY_FILE", bad),
+            ("STREAM_URI", "http://127.0.0.1:9"),
+        ],
+        &format!("AUTO_CONFIG_KEY_FILE {bad}: the auto-configuration key contains characters"),
+    );
+    assert_usage(
+        &["--key-file", bad, "--stream-uri", "http://127.0.0.1:9"],
+        &[],
+        &format!("--key-file {bad}: the auto-configuration key contains characters"),
+    );
+}
+
+#[test]
+fn the_demo_ignores_the_variables_of_a_real_stream_and_says_so() {
+    // Exported for the real sidecar in the operator's shell: a missing key file, two keys and a
+    // stream URI. The demo plays anyway, and names each variable it ignored.
+    let (code, stdout, stderr) = run(
+        &["--demo"],
+        &[
+            ("AUTO_CONFIG_KEY", SECRET_KEY),
+            ("AUTO_CONFIG_KEY_FILE", "/nonexistent-dir/key"),
+            ("STREAM_URI", "https://stream.example"),
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains(r#"{"op":"ready"}"#));
+    for var in ["STREAM_URI", "AUTO_CONFIG_KEY", "AUTO_CONFIG_KEY_FILE"] {
+        assert!(
+            stderr.contains(&format!("{var} is ignored: --demo plays its own stream")),
+            "{var}: {stderr}"
+        );
+    }
+    assert!(!stderr.contains(SECRET_KEY), "{stderr}");
+}
+
+#[test]
+fn a_key_pasted_with_a_trailing_space_is_still_masked() {
+    let pasted = format!("{SECRET_KEY} ");
+    for (var, fragment) in [
+        (
+            "LOG_FORMAT",
+            "'…zyxw' for LOG_FORMAT (environment variable)",
+        ),
+        ("LOG_LEVEL", "'…zyxw' for LOG_LEVEL (environment variable)"),
+        (
+            "AUTOCONFIG_LISTEN",
+            "'…zyxw' for AUTOCONFIG_LISTEN (environment variable)",
+        ),
+        ("AUTO_CONFIG_KEY_FILE", "AUTO_CONFIG_KEY_FILE …zyxw: "),
+    ] {
+        let env = [(var, pasted.as_str())];
+        assert_usage(&[], &env, fragment);
+        let (_, _, stderr) = run(&[], &env);
+        assert!(!stderr.contains(SECRET_KEY), "{var}: {stderr}");
+    }
+    // A key in the place of the stream URI, from the variable or the flag.
+    let env = [("STREAM_URI", SECRET_KEY), ("AUTO_CONFIG_KEY", "k")];
+    assert_usage(&[], &env, "STREAM_URI \"…zyxw\" is not a valid stream URI");
+    let (_, _, stderr) = run(&[], &env);
+    assert!(!stderr.contains(SECRET_KEY), "{stderr}");
+    let args = ["--key", "k", "--stream-uri", &pasted];
+    assert_usage(&args, &[], "--stream-uri \"…zyxw");
+    let (_, _, stderr) = run(&args, &[]);
+    assert!(!stderr.contains(SECRET_KEY), "{stderr}");
 }
 
 #[test]

@@ -109,11 +109,34 @@ fn is_entry_name(name: &str) -> bool {
         })
 }
 
+/// Whether `name` is a temporary file of [`write_temp`]: `.<entry name>[.sha256].<unique>.tmp`.
+fn is_temp_name(name: &str) -> bool {
+    name.strip_prefix('.')
+        .and_then(|rest| rest.strip_suffix(".tmp"))
+        .and_then(|rest| rest.split_once(".cwasm."))
+        .is_some_and(|(stem, _)| is_entry_name(&format!("{stem}.cwasm")))
+}
+
+/// Removes `path` if it is a regular file (never a symbolic link or a directory) last modified
+/// no later than `seen`: a file that another process wrote again since the listing is kept.
+fn remove_if_unchanged(path: &Path, seen: Option<SystemTime>) -> bool {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return false;
+    };
+    let unchanged = match (meta.modified().ok(), seen) {
+        (Some(now), Some(seen)) => now <= seen,
+        _ => true,
+    };
+    meta.is_file() && unchanged && std::fs::remove_file(path).is_ok()
+}
+
 /// Removes what `dir` no longer needs, `keep` having just been written: other entries (and
 /// their hash files) unused for [`UNUSED_FOR`] or beyond the [`KEEP_OTHERS`] most recently
 /// used, hash files whose entry is gone, and temporary files of writers that died. Only regular
 /// files with this cache's names are removed: never a symbolic link, a directory or anything
-/// else someone put there. Returns how many entries were removed.
+/// else someone put there, and never a file written again since the listing (another process
+/// may be replacing an entry at the same time: its new files stay). A modification time in the
+/// future counts as now. Returns how many entries were removed.
 fn prune(dir: &Path, keep: &Path, now: SystemTime) -> usize {
     let Ok(listing) = std::fs::read_dir(dir) else {
         return 0;
@@ -124,8 +147,8 @@ fn prune(dir: &Path, keep: &Path, now: SystemTime) -> usize {
             .and_then(|t| now.duration_since(t).ok())
             .unwrap_or(Duration::ZERO)
     };
-    let mut entries: Vec<(Duration, PathBuf)> = Vec::new();
-    let mut hashes: Vec<PathBuf> = Vec::new();
+    let mut entries: Vec<(Duration, PathBuf, Option<SystemTime>)> = Vec::new();
+    let mut hashes: Vec<(PathBuf, Option<SystemTime>)> = Vec::new();
     for item in listing.take(MAX_SCANNED).flatten() {
         let path = item.path();
         let Ok(meta) = std::fs::symlink_metadata(&path) else {
@@ -140,31 +163,27 @@ fn prune(dir: &Path, keep: &Path, now: SystemTime) -> usize {
         }
         if is_entry_name(name) {
             if path != keep {
-                entries.push((age(&meta), path));
+                entries.push((age(&meta), path, meta.modified().ok()));
             }
         } else if name.strip_suffix(".sha256").is_some_and(is_entry_name) {
-            hashes.push(path);
-        } else if name.starts_with(".relay-autoconfig-")
-            && name.ends_with(".tmp")
-            && age(&meta) > STALE_TEMP
-        {
-            let _ = std::fs::remove_file(&path);
+            hashes.push((path, meta.modified().ok()));
+        } else if is_temp_name(name) && age(&meta) > STALE_TEMP {
+            remove_if_unchanged(&path, meta.modified().ok());
         }
     }
     entries.sort();
     let mut removed = 0;
-    for (rank, (age, entry)) in entries.iter().enumerate() {
-        if rank >= KEEP_OTHERS || *age > UNUSED_FOR {
-            if std::fs::remove_file(entry).is_ok() {
-                removed += 1;
-            }
-            let _ = std::fs::remove_file(hash_path(entry));
+    for (rank, (age, entry, seen)) in entries.iter().enumerate() {
+        if (rank >= KEEP_OTHERS || *age > UNUSED_FOR) && remove_if_unchanged(entry, *seen) {
+            removed += 1;
         }
     }
-    for hash in hashes {
+    // Hash files last, and only those whose entry is gone now: a writer renames its entry into
+    // place before its hash, so an entry being replaced is never left without its hash.
+    for (hash, seen) in hashes {
         let entry = hash.with_extension("");
         if std::fs::symlink_metadata(&entry).is_err() {
-            let _ = std::fs::remove_file(&hash);
+            remove_if_unchanged(&hash, seen);
         }
     }
     removed
@@ -587,7 +606,8 @@ mod tests {
         let keep = path(&entry_name(0));
         file_aged(&keep, b"new", now, 400 * DAY);
         file_aged(&hash_path(&keep), b"h", now, 400 * DAY);
-        // Ten others used 1..=10 days ago, and one unused for 31 days.
+        // Ten others used 1..=10 days ago, and one unused for 31 days (beyond the newest 8
+        // anyway: the age rule alone is the next test's).
         for i in 1..=10 {
             let entry = path(&entry_name(i));
             file_aged(&entry, b"old", now, DAY * i);
@@ -599,16 +619,22 @@ mod tests {
         // Not ours, or not plain files: never removed, however old.
         let notes = path("notes.txt");
         file_aged(&notes, b"mine", now, 900 * DAY);
-        let upper = path(&entry_name(0xAB).to_uppercase().replace(".CWASM", ".cwasm"));
+        let upper = path(&format!("relay-autoconfig-{}.cwasm", "AB".repeat(32)));
         file_aged(&upper, b"x", now, 900 * DAY);
+        let not_a_temp = path(".relay-autoconfig-notes.tmp");
+        file_aged(&not_a_temp, b"mine", now, 900 * DAY);
         let directory = path(&entry_name(12));
         std::fs::create_dir(&directory).expect("mkdir");
         #[cfg(unix)]
-        let link = {
-            let link = path(&entry_name(13));
+        let links = [
+            path(&entry_name(13)),
+            hash_path(&path(&entry_name(17))),
+            path(&format!(".{}.7-8-9.tmp", entry_name(18))),
+        ]
+        .map(|link| {
             std::os::unix::fs::symlink(&notes, &link).expect("symlink");
             link
-        };
+        });
         // A hash file whose entry is gone, and temporary files of writers, dead or alive.
         let orphan = hash_path(&path(&entry_name(14)));
         file_aged(&orphan, b"h", now, DAY);
@@ -632,17 +658,83 @@ mod tests {
             assert_eq!(exists(&hash_path(&entry)), kept, "its hash");
         }
         assert!(!exists(&unused) && !exists(&hash_path(&unused)));
-        assert!(exists(&notes) && exists(&upper) && exists(&directory));
+        assert!(exists(&notes) && exists(&upper) && exists(&directory) && exists(&not_a_temp));
         #[cfg(unix)]
-        assert!(
-            exists(&link) && exists(&notes),
-            "a link is not followed nor removed"
-        );
+        for link in &links {
+            assert!(exists(link), "a link is not removed: {link:?}");
+        }
         assert!(!exists(&orphan), "a hash without its entry");
         assert!(!exists(&dead), "a dead writer's temporary file");
         assert!(exists(&writing), "a live writer's temporary file");
         // Nothing more to do the second time.
         assert_eq!(prune(&dir.0, &keep, now), 0);
+    }
+
+    #[test]
+    fn an_entry_unused_for_a_month_goes_even_among_few() {
+        let dir = TempDir::new("prune-age");
+        prepare_cache_dir(&dir.0).expect("trusted");
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(2_000_000_000);
+        let keep = dir.0.join(entry_name(0));
+        file_aged(&keep, b"new", now, Duration::ZERO);
+        let aged = |i: u32, age: Duration| {
+            let entry = dir.0.join(entry_name(i));
+            file_aged(&entry, b"old", now, age);
+            file_aged(&hash_path(&entry), b"h", now, age);
+            entry
+        };
+        let recent = aged(1, DAY);
+        let month = aged(2, UNUSED_FOR - Duration::from_secs(60));
+        let unused = aged(3, UNUSED_FOR + Duration::from_secs(60));
+        // A clock that was ahead: a time in the future counts as now (kept).
+        let ahead = aged(4, Duration::ZERO);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&ahead)
+            .and_then(|f| f.set_modified(now + 10 * DAY))
+            .expect("a time in the future");
+        assert_eq!(prune(&dir.0, &keep, now), 1);
+        for entry in [&keep, &recent, &month, &ahead] {
+            assert!(entry.exists(), "{entry:?}");
+        }
+        assert!(!unused.exists() && !hash_path(&unused).exists());
+    }
+
+    #[test]
+    fn a_file_written_again_since_the_listing_is_not_removed() {
+        let dir = TempDir::new("prune-race");
+        prepare_cache_dir(&dir.0).expect("trusted");
+        let entry = dir.0.join(entry_name(1));
+        let now = SystemTime::now();
+        file_aged(&entry, b"rewritten", now, Duration::ZERO);
+        // Listed an hour ago, written again since: another process replaced it; it stays.
+        assert!(!remove_if_unchanged(
+            &entry,
+            Some(now - Duration::from_secs(3600))
+        ));
+        assert!(entry.exists());
+        // Unchanged since the listing: removed.
+        assert!(remove_if_unchanged(&entry, Some(now)));
+        assert!(!entry.exists());
+        assert!(!remove_if_unchanged(&entry, Some(now)), "already gone");
+    }
+
+    #[test]
+    fn temporary_names_are_recognised_exactly() {
+        assert!(is_temp_name(&format!(".{}.1-2-3.tmp", entry_name(1))));
+        assert!(is_temp_name(&format!(
+            ".{}.sha256.1-2-3.tmp",
+            entry_name(1)
+        )));
+        for name in [
+            ".relay-autoconfig-notes.tmp",
+            &format!("{}.1-2-3.tmp", entry_name(1)),
+            &format!(".{}.1-2-3", entry_name(1)),
+            ".tmp",
+            "",
+        ] {
+            assert!(!is_temp_name(name), "{name}");
+        }
     }
 
     /// Through the real loader: a load marks its entry as used, and writing a new entry prunes

@@ -43,12 +43,7 @@ pub struct Cli {
     #[arg(long, env = "AUTO_CONFIG_KEY", hide_env_values = true)]
     pub key: Option<String>,
     /// Read the auto-configuration key from this file (surrounding whitespace ignored).
-    #[arg(
-        long,
-        env = "AUTO_CONFIG_KEY_FILE",
-        hide_env_values = true,
-        conflicts_with = "key"
-    )]
+    #[arg(long, env = "AUTO_CONFIG_KEY_FILE", hide_env_values = true)]
     pub key_file: Option<PathBuf>,
     /// The stream base URI; /relay_auto_config is appended.
     #[arg(
@@ -262,7 +257,7 @@ fn clap_error(e: &clap::Error) -> ExitCode {
             && !arg.starts_with('-')
             && (kind != ContextKind::InvalidValue || looks_like_a_key(arg))
         {
-            line = line.replace(arg.as_str(), &format!("…{}", Last4(arg)));
+            line = line.replace(arg.as_str(), &format!("…{}", Last4(arg.trim())));
         }
     }
     usage(&format!("{line} (see --help)"))
@@ -320,15 +315,47 @@ pub fn log_filter(cli: &Cli) -> Result<String, String> {
     }
 }
 
-/// The key, from `--key`/`AUTO_CONFIG_KEY` or `--key-file`; `Ok(None)` when neither is given.
+/// The key, from `--key`/`AUTO_CONFIG_KEY` or `--key-file`/`AUTO_CONFIG_KEY_FILE`; `Ok(None)`
+/// when neither is given. An empty (or blank) key counts as not given, as `AUTO_CONFIG_KEY=`
+/// from a compose file's `${AUTO_CONFIG_KEY}` is; both given is an error naming both.
 pub fn key(cli: &Cli) -> Result<Option<String>, String> {
-    if let Some(key) = cli.key.clone().filter(|k| !k.is_empty()) {
-        return Ok(Some(key));
+    resolve_key(cli, true)
+}
+
+/// The key for `--demo`: from the command line only. The variables are for a real stream; the
+/// demo ignores them (with a warning, [`ignored_by_the_demo`]).
+pub fn demo_key(cli: &Cli) -> Result<Option<String>, String> {
+    resolve_key(cli, false)
+}
+
+/// The options `--demo` ignores because they came from the environment, by variable.
+pub fn ignored_by_the_demo(cli: &Cli) -> Vec<&str> {
+    ["stream_uri", "key", "key_file"]
+        .into_iter()
+        .filter_map(|id| cli.variable_of(id))
+        .collect()
+}
+
+/// [`key`], from the environment too when `with_env`.
+fn resolve_key(cli: &Cli, with_env: bool) -> Result<Option<String>, String> {
+    let given = |id: &str| with_env || cli.on_command_line(id);
+    let key = given_key(cli).filter(|_| given("key"));
+    let key_file = cli.key_file.as_ref().filter(|_| given("key_file"));
+    match (key, key_file) {
+        (Some(_), Some(_)) => Err(format!(
+            "{} and {} both give the key: give it once",
+            cli.name_of("key"),
+            cli.name_of("key_file")
+        )),
+        (Some(key), None) => Ok(Some(key)),
+        (None, Some(path)) => read_key_file(path, &cli.name_of("key_file")).map(Some),
+        (None, None) => Ok(None),
     }
-    let Some(path) = &cli.key_file else {
-        return Ok(None);
-    };
-    read_key_file(path, &cli.name_of("key_file")).map(Some)
+}
+
+/// `--key`/`AUTO_CONFIG_KEY` unless empty or blank.
+fn given_key(cli: &Cli) -> Option<String> {
+    cli.key.clone().filter(|k| !k.trim().is_empty())
 }
 
 /// The largest key file read.
@@ -360,7 +387,9 @@ fn read_key_file(path: &Path, option: &str) -> Result<String, String> {
 }
 
 /// Long and made of the characters keys are made of (letters, digits, `-`, `_`).
+/// Surrounding whitespace does not count: a key pasted with a trailing space is still a key.
 fn looks_like_a_key(text: &str) -> bool {
+    let text = text.trim();
     text.chars().count() >= 16
         && text
             .chars()
@@ -372,7 +401,7 @@ fn looks_like_a_key(text: &str) -> bool {
 fn shown_path(path: &Path) -> String {
     let text = path.to_string_lossy();
     if looks_like_a_key(&text) {
-        format!("…{}", Last4(&text))
+        format!("…{}", Last4(text.trim()))
     } else {
         text.into_owned()
     }
@@ -445,7 +474,21 @@ pub fn flag_names(cli: &Cli, reason: &str) -> String {
     ];
     for (option, id) in flags {
         if let Some(rest) = reason.strip_prefix(option) {
-            return format!("{}{rest}", cli.name_of(id));
+            let name = match (id, &cli.key_file) {
+                // The key was read from a file: name the file, not `--key`.
+                ("key", Some(path)) if given_key(cli).is_none() => {
+                    format!("{} {}", cli.name_of("key_file"), shown_path(path))
+                }
+                _ => cli.name_of(id),
+            };
+            // A key pasted in the place of the stream URI is shown by its last 4 characters.
+            let uri = cli.stream_uri.as_str();
+            let rest = if id == "stream_uri" && looks_like_a_key(uri) {
+                rest.replace(uri, &format!("…{}", Last4(uri.trim())))
+            } else {
+                rest.to_owned()
+            };
+            return format!("{name}{rest}");
         }
     }
     reason.to_owned()

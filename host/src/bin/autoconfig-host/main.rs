@@ -83,7 +83,11 @@ async fn async_main(cli: Cli) -> ExitCode {
         }
         None => None,
     };
-    let key = match cli::key(&cli) {
+    let key = match if cli.demo {
+        cli::demo_key(&cli)
+    } else {
+        cli::key(&cli)
+    } {
         Ok(key) => key,
         Err(e) => return usage(&e),
     };
@@ -184,8 +188,10 @@ async fn async_main(cli: Cli) -> ExitCode {
         env!("CARGO_PKG_VERSION")
     );
     cli::key_warnings(&cli);
-    if let (Some(_), Some(var)) = (&demo, cli.variable_of("stream_uri")) {
-        tracing::warn!("{var} is ignored: --demo plays its own stream on 127.0.0.1");
+    if demo.is_some() {
+        for var in cli::ignored_by_the_demo(&cli) {
+            tracing::warn!("{var} is ignored: --demo plays its own stream on 127.0.0.1");
+        }
     }
     if stdout_is_dev_null() {
         tracing::warn!(
