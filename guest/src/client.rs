@@ -79,11 +79,20 @@ impl Client {
 
     /// The whole state as a snapshot ([`crate::snapshot`]).
     pub fn snapshot(&self) -> alloc::vec::Vec<u8> {
-        let id = match &self.stream {
+        self.machine.snapshot(self.last_event_id())
+    }
+
+    /// The length of [`Client::snapshot`], counted without building it.
+    pub fn snapshot_len(&self) -> usize {
+        self.machine.snapshot_len(self.last_event_id())
+    }
+
+    /// The stream's last event id, as a snapshot keeps it.
+    fn last_event_id(&self) -> Option<&str> {
+        match &self.stream {
             Some(stream) => stream.last_event_id(),
             None => self.resume_id.as_deref(),
-        };
-        self.machine.snapshot(id)
+        }
     }
 
     /// Replaces the state with a snapshot's ([`Machine::restore`]); its last event id is used by

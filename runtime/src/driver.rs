@@ -185,6 +185,10 @@ impl<H: Handler> Driver<H> {
         };
         let mut store = Store::new(self.runtime.engine(), state);
         store.limiter(|s| &mut s.limits);
+        // What one call may hand the host (wasmtime's default: 128 MiB) is bounded by the guest's
+        // memory instead: a snapshot of a large legal state is one `list<u8>` that can pass
+        // 128 MiB, and the guest cannot return more than its memory holds.
+        store.set_hostcall_fuel(self.limits.max_memory_bytes);
         store
     }
 
@@ -346,8 +350,15 @@ impl<H: Handler> Driver<H> {
     }
 
     /// The whole state as a snapshot (format: `relay_autoconfig_types::snapshot`).
+    ///
+    /// Its work grows with the state's bytes, not its entries (a few huge environments), so its
+    /// fuel budget is that of a call carrying the guest's whole memory: the state cannot be
+    /// larger.
     pub fn snapshot(&mut self) -> Result<Vec<u8>, Error> {
-        self.call(0, |i, s| i.relay_autoconfig_state().call_snapshot(s))
+        let state_bound = self.memory_bytes();
+        self.call(state_bound, |i, s| {
+            i.relay_autoconfig_state().call_snapshot(s)
+        })
     }
 
     /// Replaces the state with a snapshot's. `Ok(Err(reason))`: refused, nothing changed.

@@ -252,6 +252,33 @@ fn a_million_unknown_deletes_keep_the_guest_memory_bounded() {
     assert_eq!(d.traps(), 0);
 }
 
+/// A state near the default state limit, made of a few huge environments (a hostile stream's
+/// 15 MB names), snapshots without running into the 512 MiB memory limit: the snapshot is
+/// written element by element into one buffer, next to the state (building a copy of the state
+/// first, then the JSON, then the snapshot took about four times the state: a trap).
+#[test]
+fn a_snapshot_of_a_state_near_its_limit_fits_in_memory() {
+    let mut d = driver();
+    let name = "x".repeat(15_000_000);
+    for i in 0..12 {
+        let data = format!(
+            r#"{{"path":"/environments/e{i}","data":{{"envId":"e{i}","envKey":"k","envName":"{name}","mobKey":"m","projKey":"p","projName":"P","sdkKey":{{"value":"sdk-{i}"}},"version":1}}}}"#
+        );
+        d.on_event("patch", &data, T0).expect("no trap");
+    }
+    assert_eq!(d.handler().calls().len(), 12, "every patch accepted");
+    let snapshot = d.snapshot().expect("no trap");
+    assert!(snapshot.len() > 180_000_000, "{}", snapshot.len());
+    assert_eq!(d.traps(), 0);
+    // It restores (into another instance) as it was.
+    let mut other = driver();
+    let restored = other
+        .restore(&snapshot, false)
+        .expect("no trap")
+        .expect("valid");
+    assert_eq!(restored.environments, 12);
+}
+
 /// Work that grows with the state, not the event, gets fuel for it: an empty `put` that forgets
 /// 230,000 environments, and a `tick` that fires 230,000 expiries, run without a trap.
 #[test]

@@ -147,16 +147,88 @@ impl fmt::Display for SnapshotError {
 
 impl core::error::Error for SnapshotError {}
 
+/// A state to snapshot, visited element by element ([`encode_parts`], [`encoded_len`]), so that
+/// no copy of the whole state is ever built: a component's snapshot then needs its own size in
+/// memory, next to the state, and nothing more.
+pub trait Parts {
+    /// Calls `f` with each live environment, by ascending ID.
+    fn environments(&self, f: &mut dyn FnMut(&SnapEnv));
+    /// Calls `f` with each remembered deletion, oldest first.
+    fn tombstones(&self, f: &mut dyn FnMut(&SnapTombstone));
+    /// The stream's last event id.
+    fn last_event_id(&self) -> Option<&str>;
+}
+
+impl Parts for SnapState {
+    fn environments(&self, f: &mut dyn FnMut(&SnapEnv)) {
+        self.environments.iter().for_each(f);
+    }
+
+    fn tombstones(&self, f: &mut dyn FnMut(&SnapTombstone)) {
+        self.tombstones.iter().for_each(f);
+    }
+
+    fn last_event_id(&self) -> Option<&str> {
+        self.last_event_id.as_deref()
+    }
+}
+
 /// Wraps a payload in the header.
 pub fn encode(state: &SnapState) -> Vec<u8> {
-    let payload = serde_json::to_vec(state).unwrap_or_default();
-    let mut out = Vec::with_capacity(HEADER_BYTES + payload.len());
+    encode_parts(state)
+}
+
+/// The snapshot of `parts`: the same bytes as [`encode`] of the same state (the payload is what
+/// serde_json writes for a [`SnapState`]), written element by element into one buffer of the
+/// exact size, counted first ([`encoded_len`]).
+pub fn encode_parts(parts: &dyn Parts) -> Vec<u8> {
+    let mut out = Vec::with_capacity(encoded_len(parts));
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&VERSION.to_le_bytes());
-    out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-    out.extend_from_slice(&crc32(&payload).to_le_bytes());
-    out.extend_from_slice(&payload);
+    out.extend_from_slice(&[0; 12]); // the payload's length and checksum, known at the end
+    write_payload(parts, &mut |bytes| out.extend_from_slice(bytes));
+    let payload_len = (out.len() - HEADER_BYTES) as u64;
+    let crc = crc32(&out[HEADER_BYTES..]);
+    out[12..20].copy_from_slice(&payload_len.to_le_bytes());
+    out[20..24].copy_from_slice(&crc.to_le_bytes());
     out
+}
+
+/// The length in bytes of [`encode_parts`] of `parts`, without building it (each element is
+/// serialised alone, counted and dropped).
+pub fn encoded_len(parts: &dyn Parts) -> usize {
+    let mut len = HEADER_BYTES;
+    write_payload(parts, &mut |bytes| len += bytes.len());
+    len
+}
+
+/// Writes the payload of `parts` as pieces to `sink`: the JSON of a [`SnapState`], with its
+/// fields in declaration order, built around each element's own JSON.
+fn write_payload(parts: &dyn Parts, sink: &mut dyn FnMut(&[u8])) {
+    /// Writes `value`'s JSON to `sink` (one element at a time: its buffer is freed at once).
+    fn json<T: Serialize + ?Sized>(value: &T, sink: &mut dyn FnMut(&[u8])) {
+        // Serialising these types cannot fail (no maps with non-string keys).
+        sink(&serde_json::to_vec(value).unwrap_or_default());
+    }
+    sink(b"{\"environments\":[");
+    let mut first = true;
+    parts.environments(&mut |env| {
+        if !core::mem::take(&mut first) {
+            sink(b",");
+        }
+        json(env, sink);
+    });
+    sink(b"],\"tombstones\":[");
+    let mut first = true;
+    parts.tombstones(&mut |t| {
+        if !core::mem::take(&mut first) {
+            sink(b",");
+        }
+        json(t, sink);
+    });
+    sink(b"],\"lastEventId\":");
+    json(&parts.last_event_id(), sink);
+    sink(b"}");
 }
 
 /// Checks the header and the checksum and parses the payload. The content is checked for
@@ -228,4 +300,70 @@ pub fn crc32(bytes: &[u8]) -> u32 {
         crc = TABLE.get(index).copied().unwrap_or(0) ^ (crc >> 8);
     }
     !crc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(id: &str, name: &str, expiring: bool) -> SnapEnv {
+        SnapEnv {
+            env_id: id.into(),
+            env_key: "key".into(),
+            env_name: name.into(),
+            proj_key: "p".into(),
+            proj_name: "Project \"quoted\"".into(),
+            sdk_key: "sdk-\u{1}\u{7f}é😀".into(),
+            mob_key: "mob".into(),
+            expiring: expiring.then(|| SnapExpiring {
+                key: "old".into(),
+                timestamp: 1_800_000_000_000,
+            }),
+            default_ttl: -3,
+            secure_mode: true,
+            version: i64::MAX,
+            timer_pending: expiring,
+        }
+    }
+
+    /// The element-by-element encoding writes exactly what serde_json writes for the whole
+    /// state (so snapshots stay byte-identical to those of earlier builds), and its counted
+    /// length is its length.
+    #[test]
+    fn parts_encode_as_the_whole_state_would() {
+        let states = [
+            SnapState::default(),
+            SnapState {
+                environments: alloc::vec![env("a", "A", false)],
+                tombstones: alloc::vec![],
+                last_event_id: Some(String::new()),
+            },
+            SnapState {
+                environments: alloc::vec![env("a", "\n\t\\", true), env("b", "", false)],
+                tombstones: alloc::vec![
+                    SnapTombstone {
+                        env_id: "x".into(),
+                        version: 1,
+                    },
+                    SnapTombstone {
+                        env_id: "\u{0}".into(),
+                        version: -1,
+                    },
+                ],
+                last_event_id: Some("ev-\"9\"".into()),
+            },
+        ];
+        for state in &states {
+            let bytes = encode(state);
+            let payload = serde_json::to_vec(state).expect("serialises");
+            assert_eq!(&bytes[HEADER_BYTES..], payload.as_slice());
+            assert_eq!(encoded_len(state), bytes.len());
+            assert_eq!(bytes.capacity(), bytes.len(), "allocated once, exactly");
+            assert_eq!(decode(&bytes).expect("decodes"), *state);
+            let len = u64::from_le_bytes(bytes[12..20].try_into().expect("8 bytes"));
+            assert_eq!(len as usize, payload.len());
+            let crc = u32::from_le_bytes(bytes[20..24].try_into().expect("4 bytes"));
+            assert_eq!(crc, crc32(&payload));
+        }
+    }
 }

@@ -12,28 +12,21 @@ use crate::snapshot::{self, SnapEnv, SnapExpiring, SnapState, SnapTombstone, Sna
 
 impl Machine {
     /// The whole state in the snapshot format ([`crate::snapshot`]), with the stream's last
-    /// event id.
+    /// event id. Written element by element into one buffer of the exact size: a snapshot needs
+    /// its own size in memory next to the state, never a copy of the state as well.
     pub fn snapshot(&self, last_event_id: Option<&str>) -> Vec<u8> {
-        let mut state = SnapState {
-            last_event_id: last_event_id.map(String::from),
-            ..SnapState::default()
-        };
-        for slot in &self.slots {
-            if let Slot::Live { env, timer } = slot {
-                state.environments.push(snap_env(env, timer.get()));
-            }
-        }
-        for (seq, id) in &self.tombstone_order {
-            if let Some(Slot::Tombstone(t)) = self.slots.get(id.as_str())
-                && t.seq == *seq
-            {
-                state.tombstones.push(SnapTombstone {
-                    env_id: id.clone(),
-                    version: t.version.get(),
-                });
-            }
-        }
-        snapshot::encode(&state)
+        snapshot::encode_parts(&Snap {
+            machine: self,
+            last_event_id,
+        })
+    }
+
+    /// The length of [`Machine::snapshot`], counted without building it.
+    pub fn snapshot_len(&self, last_event_id: Option<&str>) -> usize {
+        snapshot::encoded_len(&Snap {
+            machine: self,
+            last_event_id,
+        })
     }
 
     /// Replaces the whole state with a snapshot's (the settings are kept). Everything is
@@ -142,6 +135,40 @@ fn announced_expiry(env: &Environment, timer: Option<u64>) -> Option<ExpiringKey
 }
 
 /// A live environment in the snapshot format.
+/// The machine's state as snapshot [`snapshot::Parts`]: each environment converted when it is
+/// visited, one at a time.
+struct Snap<'a> {
+    machine: &'a Machine,
+    last_event_id: Option<&'a str>,
+}
+
+impl snapshot::Parts for Snap<'_> {
+    fn environments(&self, f: &mut dyn FnMut(&SnapEnv)) {
+        for slot in &self.machine.slots {
+            if let Slot::Live { env, timer } = slot {
+                f(&snap_env(env, timer.get()));
+            }
+        }
+    }
+
+    fn tombstones(&self, f: &mut dyn FnMut(&SnapTombstone)) {
+        for (seq, id) in &self.machine.tombstone_order {
+            if let Some(Slot::Tombstone(t)) = self.machine.slots.get(id.as_str())
+                && t.seq == *seq
+            {
+                f(&SnapTombstone {
+                    env_id: id.clone(),
+                    version: t.version.get(),
+                });
+            }
+        }
+    }
+
+    fn last_event_id(&self) -> Option<&str> {
+        self.last_event_id
+    }
+}
+
 fn snap_env(env: &Environment, timer_pending: bool) -> SnapEnv {
     let p = env.parts();
     SnapEnv {
