@@ -8,7 +8,7 @@ use super::{Filtered, Machine, Slot, log};
 use crate::env::{Environment, ExpiringKey, Parts};
 use crate::handler::Handler;
 use crate::mask::Quoted;
-use crate::snapshot::{self, SnapEnv, SnapExpiring, SnapState, SnapTombstone, SnapshotError};
+use crate::snapshot::{self, SnapEnv, SnapExpiring, SnapTombstone, SnapshotError};
 
 impl Machine {
     /// The whole state in the snapshot format ([`crate::snapshot`]), with the stream's last
