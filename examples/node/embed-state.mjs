@@ -1,5 +1,5 @@
 // The README's snapshot snippet (the state in a file, restored at start; run twice by test/embed.test.mjs).
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { AutoconfigClient, Component, RestoreError, jsonLinesHandler } from 'relay-autoconfig';
 
 const STATE_FILE = process.argv[2] ?? 'autoconfig.state';
@@ -16,10 +16,19 @@ try {
   else throw e;
 }
 
-// After changes: write it again, atomically. It holds SDK keys: readable by this user only.
+// After changes: write it again, atomically. It holds SDK keys: readable by this user only, in
+// a file created afresh ('wx': never an old file's mode, never through a planted symlink).
 function save() {
-  writeFileSync(`${STATE_FILE}.tmp`, client.snapshot(), { mode: 0o600 });
-  renameSync(`${STATE_FILE}.tmp`, STATE_FILE);
+  const tmp = `${STATE_FILE}.tmp`;
+  rmSync(tmp, { force: true });
+  const fd = openSync(tmp, 'wx', 0o600);
+  try {
+    writeSync(fd, client.snapshot());
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, STATE_FILE);
 }
 
 const put = '{"path":"/","data":{"environments":{"e1":{"envId":"e1","sdkKey":{"value":"sdk-1"},"version":1}}}}';

@@ -170,6 +170,16 @@ function optStr(v, name) {
   return str(v, name);
 }
 
+/**
+ * `v` if it is a Uint8Array (a Buffer is one), else a TypeError. An empty one is replaced by a
+ * fresh empty array: a view of a detached ArrayBuffer (transferred to a worker, say) has length
+ * 0, and jco would fail on it inside the call, which would count as a trap and drop the state.
+ */
+function bytes(v, name) {
+  if (!(v instanceof Uint8Array)) throw new TypeError(`${name} must be a Uint8Array, got ${describe(v)}`);
+  return v.byteLength === 0 ? new Uint8Array(0) : v;
+}
+
 function bool(v, name) {
   if (typeof v !== 'boolean') throw new TypeError(`${name} must be a boolean, got ${describe(v)}`);
   return v;
@@ -437,7 +447,7 @@ class Instance {
    * @returns {Restored}
    */
   restore(snapshot, options) {
-    if (!(snapshot instanceof Uint8Array)) throw new TypeError(`snapshot must be a Uint8Array, got ${describe(snapshot)}`);
+    snapshot = bytes(snapshot, 'snapshot');
     const { announce = false } = plainObject(options, 'options', ['announce']);
     bool(announce, 'options.announce');
     if (snapshot.byteLength > MAX_SNAPSHOT_BYTES) {
@@ -786,9 +796,9 @@ export class StreamClient {
    * @returns {Step}
    */
   onBody(chunk, now) {
-    if (!(chunk instanceof Uint8Array)) throw new TypeError(`chunk must be a Uint8Array, got ${describe(chunk)}`);
+    const body = bytes(chunk, 'chunk');
     const at = u64(now, 'now');
-    return this.#step((s) => s.onBody(chunk, at));
+    return this.#step((s) => s.onBody(body, at));
   }
 
   /**

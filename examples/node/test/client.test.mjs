@@ -137,6 +137,17 @@ function connectedStream(ids, out, logs = []) {
   return client;
 }
 
+test('StreamClient: a body chunk over a detached ArrayBuffer is an empty chunk, not a trap', () => {
+  const out = [];
+  const client = connectedStream(['a'], out);
+  const chunk = sseEvent('put', put(['b']));
+  structuredClone(chunk.buffer, { transfer: [chunk.buffer] }); // detaches it
+  const step = client.onBody(chunk, T + 3n);
+  assert.equal(step.disconnect, false);
+  client.onBody(sseEvent('put', put(['a', 'c'])), T + 4n);
+  assert.deepEqual(ops(out), ['add a', 'ready', 'add c', 'ready'], 'the state survived: a is not added again');
+});
+
 test('StreamClient: steps are plain objects with null for none and bigint deadlines', () => {
   const out = [];
   const client = new StreamClient(component, jsonLinesHandler((l) => out.push(l)));

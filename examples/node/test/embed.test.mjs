@@ -1,7 +1,7 @@
 // The README's snippets are real files: each runs, and the README shows it verbatim.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -41,8 +41,19 @@ test('embed-state.mjs: the second run restores the state the first one wrote (mo
     assert.match(await run('embed-state.mjs', [file]), /^first start\n\{"op":"add","env":\{"envId":"e1",[^\n]*\}\}\n\{"op":"ready"\}\n$/);
     assert.equal(statSync(file).mode & 0o777, 0o600);
     assert.equal(readFileSync(file).subarray(0, 8).toString('latin1'), 'RACSNAP\n');
+    // A world-readable temporary file left behind, then a symlink planted in its place: the
+    // state file is still a fresh 0600 file, and the symlink's target is not written.
+    writeFileSync(`${file}.tmp`, 'left over', { mode: 0o644 });
     // Announced at start, then the same put brings nothing new.
     assert.match(await run('embed-state.mjs', [file]), /^\{"op":"add","env":\{"envId":"e1",[^\n]*\}\}\n\{"op":"ready"\}\nrestored 1\n\{"op":"ready"\}\n$/);
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    const target = join(dir, 'target');
+    writeFileSync(target, 'untouched', { mode: 0o644 });
+    symlinkSync(target, `${file}.tmp`);
+    await run('embed-state.mjs', [file]);
+    assert.equal(readFileSync(target, 'utf8'), 'untouched');
+    assert.ok(lstatSync(file).isFile(), 'the state file is a file, not the planted symlink');
+    assert.equal(statSync(file).mode & 0o777, 0o600);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

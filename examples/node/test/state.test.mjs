@@ -242,6 +242,17 @@ test('wrong arguments throw a one-line TypeError before the component is entered
   }
 });
 
+test('a view of a detached ArrayBuffer is refused as an empty snapshot, not a trap: the state stays', () => {
+  const bytes = populatedSnapshot();
+  const { client, out } = recorded(AutoconfigClient);
+  client.restore(bytes);
+  const view = new Uint8Array(bytes);
+  structuredClone(view.buffer, { transfer: [view.buffer] }); // detaches it under the view
+  assert.throws(() => client.restore(view), (e) => e instanceof RestoreError && /truncated/.test(e.message));
+  assert.deepEqual(out, [], 'no reset');
+  assert.deepEqual(client.restore(client.snapshot()), POPULATED, 'the state is all there');
+});
+
 test('a trap during an announced restore is a trap: reset, TrapError, a fresh empty instance', () => {
   const bytes = populatedSnapshot();
   const out = [];

@@ -8,6 +8,7 @@ __version__ = "0.2.0"
 
 from .component import (
     DEFAULT_MAX_MESSAGE_BYTES,
+    MAX_RESTORE_BYTES,
     MAX_SNAPSHOT_BYTES,
     AutoconfigClient,
     BatchSink,
@@ -38,6 +39,7 @@ from .component import (
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_BYTES",
+    "MAX_RESTORE_BYTES",
     "MAX_SNAPSHOT_BYTES",
     "AutoconfigClient",
     "BatchSink",

@@ -87,6 +87,17 @@ U64_MAX = (1 << 64) - 1
 #: values at most (its "hostcall fuel", which the C API cannot change). A larger one traps.
 MAX_SNAPSHOT_BYTES = (128 << 20) // 48
 
+#: The largest snapshot ``restore`` copies into the component (16 MiB, about 60,000
+#: environments): wasmtime-py's C API takes a ``list<u8>`` argument as one 48-byte value per
+#: byte, and wasmtime converts it again, about 77 bytes of host memory per snapshot byte (1.2 GB
+#: at this limit, far more than the component itself needs). A larger one is refused with
+#: ``RestoreError`` before anything is copied.
+MAX_RESTORE_BYTES = 16 << 20
+
+#: The first bytes of every snapshot (``types/src/snapshot.rs``), and its header's size.
+_SNAPSHOT_MAGIC = b"RACSNAP\n"
+_SNAPSHOT_HEADER = 24
+
 _PARSED_EVENTS = frozenset(("put", "patch", "delete"))
 
 BytesLike = Union[bytes, bytearray, memoryview]
@@ -170,10 +181,11 @@ def _level(value: Any) -> str:
 
 
 def _bytes(value: Any, name: str) -> Union[bytes, bytearray]:
-    if isinstance(value, (bytes, bytearray)):
-        return value
-    if isinstance(value, memoryview):
-        return value.tobytes()
+    if type(value) in (bytes, bytearray):
+        return value  # type: ignore[no-any-return]
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        # A subclass's own bytes, whatever it overrides (``__len__``...), or a view's.
+        return memoryview(value).tobytes()
     raise TypeError(f"{name} must be bytes, not {type(value).__name__}")
 
 
@@ -515,9 +527,30 @@ class Restored:
     pending_expiries: int
     #: When ``tick`` / ``on_timeout`` is next needed (ms since the Unix epoch), or None.
     next_deadline: Optional[int]
-    #: The snapshot's last event id, or None: the next ``StreamClient.start`` whose options
-    #: have none resumes from it.
+    #: The snapshot's last event id, or None: a ``StreamClient`` restored before its first
+    #: ``start`` resumes from it when the options give none (a started one keeps its own).
     last_event_id: Optional[str]
+
+
+def _check_snapshot_header(data: Union[bytes, bytearray]) -> None:
+    """Refuses, with the component's own words, what the component would refuse at its first
+    bytes (``types/src/snapshot.rs``: not a snapshot, or not as long as its header says), and
+    anything over ``MAX_RESTORE_BYTES``; the rest (version, checksum, content) is the
+    component's to check."""
+    if len(data) > MAX_RESTORE_BYTES:
+        raise RestoreError(f"the snapshot is {len(data):,} bytes, over the limit of {MAX_RESTORE_BYTES:,}")
+    if len(data) < _SNAPSHOT_HEADER:
+        return  # small: the component says what is wrong with it
+    if bytes(data[:8]) != _SNAPSHOT_MAGIC:
+        raise RestoreError("not a relay-autoconfig snapshot (it does not start with the RACSNAP magic bytes)")
+    (version, length) = struct.unpack_from("<IQ", data, 8)
+    if version == 0:
+        raise RestoreError("the snapshot is corrupt: format version 0")
+    payload = len(data) - _SNAPSHOT_HEADER
+    if payload < length:
+        raise RestoreError(f"the snapshot is truncated: {len(data)} bytes of {_SNAPSHOT_HEADER + length}")
+    if payload > length:
+        raise RestoreError("the snapshot is corrupt: bytes follow the payload")
 
 
 class Trap(Exception):
@@ -1099,23 +1132,21 @@ class _Instance:
         snapshot that is truncated, corrupted, foreign, of a newer format version or
         inconsistent raises ``RestoreError`` with the component's message, and then the state
         is unchanged and no callback was made (the instance is kept). So is one larger than
-        the memory limit (``Limits.max_memory_bytes``), refused before it is copied.
+        ``MAX_RESTORE_BYTES`` or whose header says it is not a snapshot or not this long, refused
+        here before it is copied (a garbage file costs nothing).
 
         Silent by default: the proxy is expected to have these environments already (say it
         kept them too). ``announce=True``: ``add_environment`` for every live environment, by
         ascending env id, then ``received_all_environments`` (in batched mode, their lines in
         one batch), as a first ``put`` would. Either way the next ``put`` is diffed against the
         restored environments, and pending expiries fire at their time. With ``StreamClient``,
-        the next ``start`` whose options have no ``last_event_id`` resumes from the snapshot's.
+        restore before ``start``: a ``start`` whose options have no ``last_event_id`` then resumes
+        from the snapshot's (a client already started keeps its own stream's event id).
         ``IncompatibleComponent`` when the component has no ``state`` export."""
         data = _bytes(data, "data")
         _bool(announce, "announce")
         self._require("restore")
-        limit = self.runtime.limits.max_memory_bytes
-        if len(data) > limit:
-            raise RestoreError(
-                f"the snapshot is {len(data):,} bytes, larger than the instance's memory limit ({limit:,} bytes)"
-            )
+        _check_snapshot_header(data)
         r = self._call("restore", len(data), data, announce, bytes_first=True, callbacks=announce)
         # wasmtime-py returns a result untagged: the ok record or the bare error string.
         if isinstance(r, str):

@@ -14,6 +14,7 @@ from typing import Any, Callable, Optional
 import pytest
 
 from relay_autoconfig import (
+    MAX_RESTORE_BYTES,
     MAX_SNAPSHOT_BYTES,
     AutoconfigClient,
     IncompatibleComponent,
@@ -258,16 +259,54 @@ def test_a_refused_snapshot_on_the_stream_client_keeps_the_connection(runtime: R
     assert rec.ops() == ["add a", "ready"] and rec.resets == 0
 
 
-def test_a_snapshot_larger_than_the_memory_limit_is_refused_before_it_is_copied() -> None:
-    small = Runtime(component_path(), Limits(max_memory_bytes=8 << 20))
-    c, rec = client(small)
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"RACSNAP\n" + bytes(MAX_RESTORE_BYTES - 7), r"16,777,217 bytes, over the limit of 16,777,216"),
+        (b"RACSNAP\n" + bytes(10 << 20), r"the snapshot is corrupt: format version 0"),
+        (b"NOTSNAP\n" + bytes(10 << 20), r"not a relay-autoconfig snapshot"),
+        (_with_header(b"{}")[:-1] + bytes(10 << 20), r"corrupt: bytes follow the payload"),
+        (_with_header(b"{" * 100)[:60], r"the snapshot is truncated: 60 bytes of 124"),
+    ],
+    ids=["over the limit", "version 0", "foreign", "trailing bytes", "truncated"],
+)
+def test_what_the_header_refuses_is_refused_before_it_is_copied(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch, data: bytes, message: str
+) -> None:
+    """wasmtime-py needs about 77 bytes of host memory per byte of a list<u8> argument: a
+    garbage or oversized file must not get that far. The copy is made to fail here: a refusal
+    that came from the component would be a Trap."""
+    c, rec = client(runtime)
     c.on_event("put", put(env("a")), T0)
-    with pytest.raises(RestoreError, match=r"8,388,609 bytes, larger than the instance's memory limit \(8,388,608"):
-        c.restore(b"RACSNAP\n" + bytes((8 << 20) - 7))
+
+    def no_copy(*_: Any) -> None:
+        raise AssertionError("copied into the component")
+
+    monkeypatch.setattr(component, "_lower_bytes", no_copy)
+    with pytest.raises(RestoreError, match=message):
+        c.restore(data)
     assert rec.resets == 0
+    monkeypatch.undo()
     rec.lines.clear()
     c.on_event("put", put(env("a")), T0 + 1)
-    assert rec.ops() == ["ready"]
+    assert rec.ops() == ["ready"], "the state is unchanged"
+
+
+def test_a_bytes_subclass_is_read_for_its_bytes() -> None:
+    """A subclass that lies about its length must not reach the copy (where it would fail
+    inside the call, a trap, and drop the state)."""
+    rt = Runtime(component_path())
+    source, _ = client(rt)
+    source.on_event("put", put(env("a"), env("b")), T0)
+    good = source.snapshot()
+
+    class Lying(bytes):
+        def __len__(self) -> int:
+            return 5
+
+    c, rec = client(rt)
+    assert c.restore(Lying(good)).environments == 2
+    assert rec.resets == 0
 
 
 # ---- argument checks ----
