@@ -151,7 +151,8 @@ fn prune(dir: &Path, keep: &Path, now: SystemTime) -> usize {
     let mut hashes: Vec<(PathBuf, Option<SystemTime>)> = Vec::new();
     for item in listing.take(MAX_SCANNED).flatten() {
         let path = item.path();
-        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+        // Not following a symbolic link: a link is not a file here.
+        let Ok(meta) = item.metadata() else {
             continue;
         };
         let name = item.file_name();

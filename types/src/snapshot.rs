@@ -210,22 +210,20 @@ fn write_payload(parts: &dyn Parts, sink: &mut dyn FnMut(&[u8])) {
         // Serialising these types cannot fail (no maps with non-string keys).
         sink(&serde_json::to_vec(value).unwrap_or_default());
     }
+    /// Writes the JSON of each element `visit` gives, separated by commas.
+    fn items<T: Serialize>(visit: impl FnOnce(&mut dyn FnMut(&T)), sink: &mut dyn FnMut(&[u8])) {
+        let mut first = true;
+        visit(&mut |item| {
+            if !core::mem::take(&mut first) {
+                sink(b",");
+            }
+            json(item, sink);
+        });
+    }
     sink(b"{\"environments\":[");
-    let mut first = true;
-    parts.environments(&mut |env| {
-        if !core::mem::take(&mut first) {
-            sink(b",");
-        }
-        json(env, sink);
-    });
+    items(|f| parts.environments(f), sink);
     sink(b"],\"tombstones\":[");
-    let mut first = true;
-    parts.tombstones(&mut |t| {
-        if !core::mem::take(&mut first) {
-            sink(b",");
-        }
-        json(t, sink);
-    });
+    items(|f| parts.tombstones(f), sink);
     sink(b"],\"lastEventId\":");
     json(&parts.last_event_id(), sink);
     sink(b"}");

@@ -83,11 +83,12 @@ async fn async_main(cli: Cli) -> ExitCode {
         }
         None => None,
     };
-    let key = match if cli.demo {
+    let key = if cli.demo {
         cli::demo_key(&cli)
     } else {
         cli::key(&cli)
-    } {
+    };
+    let key = match key {
         Ok(key) => key,
         Err(e) => return usage(&e),
     };
